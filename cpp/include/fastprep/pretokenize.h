@@ -1,0 +1,30 @@
+// Pre-tokenization: hand-written linear-time lexers that split UTF-8 text exactly as the
+// tiktoken regexes do (cl100k_base, o200k_base, r50k/p50k/GPT-2).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace fastprep {
+
+enum class PreTokenizerKind : uint8_t {
+  kNone = 0,  // no hand-written lexer: the caller must split with the general (regex) path
+  kCl100k,
+  kO200k,
+  kGpt2,  // r50k_base, p50k_base, gpt2
+};
+
+// The lexer for a pattern string, or kNone when the string is not exactly one we know.
+PreTokenizerKind known_pattern(std::string_view pattern);
+
+// Returns the end offset (> pos) of the piece that starts at byte `pos` of `text[0, n)`.
+// `text` must be valid UTF-8 and pos < n. Pieces tile the input: feeding each end back in as the
+// next pos enumerates exactly the regex's successive matches.
+using NextPieceFn = size_t (*)(const uint8_t* text, size_t n, size_t pos);
+NextPieceFn next_piece_fn(PreTokenizerKind kind);
+
+size_t next_piece_cl100k(const uint8_t* text, size_t n, size_t pos);
+size_t next_piece_o200k(const uint8_t* text, size_t n, size_t pos);
+size_t next_piece_gpt2(const uint8_t* text, size_t n, size_t pos);
+
+}  // namespace fastprep

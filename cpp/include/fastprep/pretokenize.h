@@ -11,7 +11,10 @@ enum class PreTokenizerKind : uint8_t {
   kNone = 0,  // no hand-written lexer: the caller must split with the general (regex) path
   kCl100k,
   kO200k,
-  kGpt2,  // r50k_base, p50k_base, gpt2
+  kGpt2,  // r50k_base, p50k_base, gpt2 (also the original 2019 GPT-2 spelling, which splits the same)
+  // The cl100k_base spelling published before tiktoken 0.7: it lacks `\s++$`, so trailing whitespace
+  // that contains a line break splits differently ("\n  " at the end -> "\n", "  ").
+  kCl100kLegacy,
 };
 
 // The lexer for a pattern string, or kNone when the string is not exactly one we know.
@@ -26,5 +29,9 @@ NextPieceFn next_piece_fn(PreTokenizerKind kind);
 size_t next_piece_cl100k(const uint8_t* text, size_t n, size_t pos);
 size_t next_piece_o200k(const uint8_t* text, size_t n, size_t pos);
 size_t next_piece_gpt2(const uint8_t* text, size_t n, size_t pos);
+size_t next_piece_cl100k_legacy(const uint8_t* text, size_t n, size_t pos);
+
+// "cl100k_base", "o200k_base", "gpt2", "cl100k_base_legacy"; nullptr for kNone.
+const char* pretokenizer_kind_name(PreTokenizerKind kind);
 
 }  // namespace fastprep

@@ -1,0 +1,329 @@
+// Python bindings for the byte-level BPE encoder: argument conversion with the GIL held, all
+// tokenization with the GIL released, results as lists or zero-copy NumPy arrays.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "errors.h"
+#include "fastprep/bpe.h"
+#include "fastprep/pretokenize.h"
+
+namespace py = pybind11;
+
+namespace fastprep::bindings {
+namespace {
+
+// UTF-8 view of a Python str (cached inside the str object, so no copy). Lone surrogates raise
+// UnicodeEncodeError, which the Python layer turns into tiktoken's replacement behaviour.
+std::string_view utf8_view(py::handle text) {
+  if (!PyUnicode_Check(text.ptr())) {
+    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (data == nullptr) throw py::error_already_set();
+  return std::string_view(data, static_cast<size_t>(size));
+}
+
+py::list to_list(const std::vector<uint32_t>& ids) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
+  if (list == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PyObject* item = PyLong_FromUnsignedLong(ids[i]);
+    if (item == nullptr) {
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
+// Hands a vector's buffer to NumPy without copying: the capsule owns the heap vector.
+py::array_t<uint32_t> to_numpy(std::vector<uint32_t>&& ids) {
+  auto* owned = new std::vector<uint32_t>(std::move(ids));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<uint32_t>*>(p); });
+  return py::array_t<uint32_t>({static_cast<py::ssize_t>(owned->size())}, {sizeof(uint32_t)},
+                               owned->data(), owner);
+}
+
+std::vector<uint8_t> to_mask(const py::bytes& mask, size_t n_specials) {
+  std::string_view view = mask;
+  if (view.size() != n_specials) throw py::value_error("special-token mask has the wrong length");
+  return std::vector<uint8_t>(view.begin(), view.end());
+}
+
+bool any_set(const std::vector<uint8_t>& mask) {
+  for (uint8_t v : mask) {
+    if (v) return true;
+  }
+  return false;
+}
+
+// Token ids from a list/tuple of ints or a 1-D integer array. Values outside uint32 -> KeyError
+// (the id cannot be in the vocabulary), non-integers -> TypeError.
+std::vector<uint32_t> ids_from_python(py::handle seq) {
+  std::vector<uint32_t> ids;
+  if (py::isinstance<py::array>(seq)) {
+    py::array arr = py::reinterpret_borrow<py::array>(seq);
+    if (arr.ndim() != 1) throw py::value_error("token ids must be a 1-D array");
+    char kind = arr.dtype().kind();
+    if (kind != 'i' && kind != 'u') {
+      throw py::type_error("token ids must be integers, got an array of dtype " +
+                           std::string(py::str(arr.dtype())));
+    }
+    py::array_t<int64_t, py::array::forcecast> as64(arr);
+    auto view = as64.unchecked<1>();
+    ids.reserve(static_cast<size_t>(view.shape(0)));
+    for (py::ssize_t i = 0; i < view.shape(0); ++i) {
+      int64_t v = view(i);
+      if (v < 0 || v > 0xFFFFFFFFLL) {
+        PyErr_SetObject(PyExc_KeyError,
+                        py::str("Invalid token for decoding: {}").format(v).ptr());
+        throw py::error_already_set();
+      }
+      ids.push_back(static_cast<uint32_t>(v));
+    }
+    return ids;
+  }
+  py::sequence items = py::reinterpret_borrow<py::sequence>(seq);
+  ids.reserve(items.size());
+  for (py::handle item : items) {
+    if (!PyLong_Check(item.ptr())) {
+      throw py::type_error(std::string("token ids must be int, got ") + Py_TYPE(item.ptr())->tp_name);
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(item.ptr(), &overflow);
+    if (overflow != 0 || v < 0 || v > 0xFFFFFFFFLL) {
+      PyErr_SetObject(PyExc_KeyError,
+                      py::str("Invalid token for decoding: {}").format(item).ptr());
+      throw py::error_already_set();
+    }
+    ids.push_back(static_cast<uint32_t>(v));
+  }
+  return ids;
+}
+
+class PyBpeEncoder {
+ public:
+  PyBpeEncoder(const py::bytes& rank_data, const std::string& pattern,
+               const std::vector<std::pair<std::string, uint32_t>>& specials) {
+    std::string_view data = rank_data;
+    std::vector<SpecialToken> special_tokens;
+    special_tokens.reserve(specials.size());
+    for (const auto& [text, id] : specials) special_tokens.push_back(SpecialToken{text, id});
+    Status status;
+    {
+      py::gil_scoped_release release;
+      std::unique_ptr<BpeRanks> ranks;
+      status = BpeRanks::FromTiktoken(data, &ranks);
+      if (status.ok()) {
+        status = BpeEncoder::Create(std::shared_ptr<const BpeRanks>(std::move(ranks)),
+                                    known_pattern(pattern), std::move(special_tokens), &encoder_);
+      }
+    }
+    raise_if_error(status);
+    n_specials_ = encoder_->specials().size();
+  }
+
+  bool has_lexer() const { return encoder_->kind() != PreTokenizerKind::kNone; }
+
+  py::list encode_ordinary(py::handle text, size_t num_threads) const {
+    std::string_view view = utf8_view(text);
+    std::vector<uint32_t> ids;
+    Status status;
+    {
+      py::gil_scoped_release release;
+      status = encoder_->EncodeOrdinary(view, &ids, num_threads);
+    }
+    raise_if_error(status);
+    return to_list(ids);
+  }
+
+  // Returns the ids, or (when a disallowed special occurs) the index of that special as an int.
+  py::object encode(py::handle text, const py::bytes& allowed, const py::bytes& disallowed,
+                    size_t num_threads, bool as_numpy) const {
+    std::string_view view = utf8_view(text);
+    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
+    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
+    std::vector<uint32_t> ids;
+    Status status;
+    bool found = false;
+    size_t special_index = 0;
+    {
+      py::gil_scoped_release release;
+      size_t offset = 0;
+      if (any_set(disallowed_mask)) {
+        found = encoder_->FindSpecial(view, disallowed_mask, &special_index, &offset);
+      }
+      if (!found) status = encoder_->Encode(view, allowed_mask, &ids, num_threads);
+    }
+    if (found) return py::int_(special_index);
+    raise_if_error(status);
+    if (as_numpy) return to_numpy(std::move(ids));
+    return to_list(ids);
+  }
+
+  // Token count, or -(index + 1) when a disallowed special occurs.
+  long long count(py::handle text, const py::bytes& allowed, const py::bytes& disallowed) const {
+    std::string_view view = utf8_view(text);
+    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
+    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
+    size_t n = 0;
+    Status status;
+    bool found = false;
+    size_t special_index = 0;
+    {
+      py::gil_scoped_release release;
+      size_t offset = 0;
+      if (any_set(disallowed_mask)) {
+        found = encoder_->FindSpecial(view, disallowed_mask, &special_index, &offset);
+      }
+      if (!found) status = encoder_->Count(view, allowed_mask, &n);
+    }
+    if (found) return -static_cast<long long>(special_index) - 1;
+    raise_if_error(status);
+    return static_cast<long long>(n);
+  }
+
+  // Returns a list of id lists, or (text index, special index) when a text holds a disallowed
+  // special token.
+  py::object encode_batch(const py::sequence& texts, const py::bytes& allowed,
+                          const py::bytes& disallowed, size_t num_threads) const {
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (py::handle text : texts) views.push_back(utf8_view(text));
+    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
+    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
+    std::vector<std::vector<uint32_t>> results;
+    Status status;
+    bool found = false;
+    size_t text_index = 0, special_index = 0;
+    {
+      py::gil_scoped_release release;
+      if (any_set(disallowed_mask)) {
+        for (size_t i = 0; i < views.size() && !found; ++i) {
+          size_t offset = 0;
+          if (encoder_->FindSpecial(views[i], disallowed_mask, &special_index, &offset)) {
+            found = true;
+            text_index = i;
+          }
+        }
+      }
+      if (!found) status = encoder_->EncodeBatch(views, allowed_mask, &results, num_threads);
+    }
+    if (found) return py::make_tuple(text_index, special_index);
+    raise_if_error(status);
+    py::list out(results.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      out[i] = to_list(results[i]);
+      std::vector<uint32_t>().swap(results[i]);
+    }
+    return std::move(out);
+  }
+
+  // General path: pieces already split by the Python regex engine.
+  py::list encode_pieces(const py::sequence& pieces) const {
+    std::string joined;
+    std::vector<uint32_t> starts, ends;
+    starts.reserve(pieces.size());
+    ends.reserve(pieces.size());
+    for (py::handle piece : pieces) {
+      std::string_view view = utf8_view(piece);
+      starts.push_back(static_cast<uint32_t>(joined.size()));
+      joined.append(view);
+      ends.push_back(static_cast<uint32_t>(joined.size()));
+      if (joined.size() > 0xFFFFFFF0u) throw py::value_error("input too large (over 4 GiB)");
+    }
+    std::vector<uint32_t> ids;
+    Status status;
+    {
+      py::gil_scoped_release release;
+      status = encoder_->EncodePieces(joined, starts.data(), ends.data(), starts.size(), &ids);
+    }
+    raise_if_error(status);
+    return to_list(ids);
+  }
+
+  py::bytes decode_bytes(py::handle ids_obj) const {
+    std::vector<uint32_t> ids = ids_from_python(ids_obj);
+    std::string out;
+    Status status;
+    {
+      py::gil_scoped_release release;
+      status = encoder_->DecodeBytes(ids.data(), ids.size(), &out);
+    }
+    raise_if_error(status);
+    return py::bytes(out);
+  }
+
+  py::bytes token_bytes(long long id) const {
+    std::string_view bytes;
+    if (id < 0 || id > 0xFFFFFFFFLL || !encoder_->TokenBytes(static_cast<uint32_t>(id), &bytes)) {
+      PyErr_SetObject(PyExc_KeyError, py::str("Invalid token for decoding: {}").format(id).ptr());
+      throw py::error_already_set();
+    }
+    return py::bytes(bytes.data(), bytes.size());
+  }
+
+  // Rank of exactly these bytes among the ordinary tokens, or None.
+  py::object rank_of(const py::bytes& token) const {
+    std::string_view view = token;
+    uint32_t rank = encoder_->ranks().Rank(reinterpret_cast<const uint8_t*>(view.data()), view.size());
+    if (rank == kNoRank) return py::none();
+    return py::int_(rank);
+  }
+
+  size_t n_ranks() const { return encoder_->ranks().size(); }
+  uint32_t max_rank() const { return encoder_->ranks().max_rank(); }
+
+ private:
+  std::unique_ptr<BpeEncoder> encoder_;
+  size_t n_specials_ = 0;
+};
+
+}  // namespace
+
+void bind_bpe(py::module_& m) {
+  py::class_<PyBpeEncoder>(m, "BpeEncoder",
+                           "Byte-level BPE over a tiktoken rank file (immutable, thread-safe).")
+      .def(py::init<const py::bytes&, const std::string&,
+                    const std::vector<std::pair<std::string, uint32_t>>&>(),
+           py::arg("rank_data"), py::arg("pattern"), py::arg("specials"),
+           "Parse a tiktoken rank file's bytes; choose the hand-written lexer for `pattern` if "
+           "one matches exactly (see has_lexer). `specials` is a list of (text, id).")
+      .def_property_readonly("has_lexer", &PyBpeEncoder::has_lexer,
+                             "True when a hand-written lexer handles the pattern natively.")
+      .def("encode_ordinary", &PyBpeEncoder::encode_ordinary, py::arg("text"),
+           py::arg("num_threads") = 0,
+           "Ids of `text` with no special-token handling. num_threads=0: all cores for long text.")
+      .def("encode", &PyBpeEncoder::encode, py::arg("text"), py::arg("allowed"),
+           py::arg("disallowed"), py::arg("num_threads") = 0, py::arg("as_numpy") = false,
+           "Ids of `text` (list, or uint32 array if as_numpy); masks are bytes, one per special. "
+           "Returns the int index of a disallowed special token instead if one occurs.")
+      .def("count", &PyBpeEncoder::count, py::arg("text"), py::arg("allowed"),
+           py::arg("disallowed"),
+           "Number of ids encode() would return, or -(index+1) of a disallowed special.")
+      .def("encode_batch", &PyBpeEncoder::encode_batch, py::arg("texts"), py::arg("allowed"),
+           py::arg("disallowed"), py::arg("num_threads") = 0,
+           "Encode many texts on the native thread pool with the GIL released. Returns "
+           "(text index, special index) instead if a text holds a disallowed special.")
+      .def("encode_pieces", &PyBpeEncoder::encode_pieces, py::arg("pieces"),
+           "BPE-encode pre-split pieces (the general pre-tokenizer path).")
+      .def("decode_bytes", &PyBpeEncoder::decode_bytes, py::arg("ids"),
+           "Concatenated bytes of the ids; KeyError for an id not in the vocabulary.")
+      .def("token_bytes", &PyBpeEncoder::token_bytes, py::arg("id"),
+           "Bytes of one id (ordinary or special); KeyError if unknown.")
+      .def("rank_of", &PyBpeEncoder::rank_of, py::arg("token"),
+           "Rank of exactly these bytes, or None.")
+      .def_property_readonly("n_ranks", &PyBpeEncoder::n_ranks)
+      .def_property_readonly("max_rank", &PyBpeEncoder::max_rank);
+}
+
+}  // namespace fastprep::bindings

@@ -1,0 +1,434 @@
+"""The Tokenizer class: tiktoken's API over fastprep's native BPE (or the pure-Python reference).
+
+Policy lives here (special-token checks, error wording, lone-surrogate handling, argument
+defaults); every loop over text or ids runs in the backend.
+"""
+from __future__ import annotations
+
+import os
+from typing import AbstractSet, Collection, Literal, Optional, Sequence, Union
+
+from . import _backend
+
+AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
+DisallowedSpecial = Union[Literal["all"], Collection[str]]
+
+
+_NO_SPECIALS: frozenset = frozenset()
+
+
+def _fix_surrogates(text: str) -> str:
+    # tiktoken's behaviour: a str that cannot be UTF-8 encoded (lone surrogates) has each lone
+    # surrogate replaced by U+FFFD (surrogate pairs written as two code units are joined).
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _raise_disallowed(token: str) -> None:
+    raise ValueError(
+        f"Encountered text corresponding to disallowed special token {token!r}.\n"
+        "If you want this text to be encoded as a special token, "
+        f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+        "If you want this text to be encoded as normal text, disable the check for this token "
+        f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
+        "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+    )
+
+
+def _num_threads(num_threads: Optional[int]) -> int:
+    if num_threads is None:
+        return 0
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+        raise ValueError(f"num_threads must be a non-negative int or None, not {num_threads!r}")
+    return num_threads
+
+
+class Tokenizer:
+    """An immutable, thread-safe, picklable tokenizer with tiktoken's method names.
+
+    Build one with :func:`fastprep.get_encoding` or :meth:`Tokenizer.from_tiktoken`, or with
+    tiktoken's ``Encoding`` constructor signature
+    ``Tokenizer(name, pat_str=..., mergeable_ranks=..., special_tokens=...)``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pat_str: str,
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: dict[str, int],
+        explicit_n_vocab: Optional[int] = None,
+        backend: Optional[str] = None,
+    ):
+        import base64
+
+        lines = [b"%s %d" % (base64.b64encode(token), rank) for token, rank in mergeable_ranks.items()]
+        self._setup(name, b"\n".join(lines), pat_str, special_tokens, backend)
+        if explicit_n_vocab is not None and explicit_n_vocab != self.n_vocab:
+            raise ValueError(
+                f"explicit_n_vocab={explicit_n_vocab} but the tokens imply n_vocab={self.n_vocab}"
+            )
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_tiktoken(
+        cls,
+        path: Union[str, os.PathLike],
+        *,
+        pattern: str,
+        special_tokens: Optional[dict[str, int]] = None,
+        name: Optional[str] = None,
+        backend: Optional[str] = None,
+    ) -> "Tokenizer":
+        """Loads a tiktoken-format rank file (``<base64 token> <rank>`` per line).
+
+        ``pattern`` is the pre-tokenizer regex. The cl100k_base, o200k_base and r50k/p50k/GPT-2
+        patterns run on hand-written native lexers; any other pattern is split exactly but more
+        slowly by the ``regex`` package (see README, "General pre-tokenizer path").
+        """
+        with open(path, "rb") as f:
+            data = f.read()
+        if name is None:
+            name = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+        return cls._from_rank_data(name, data, pattern, special_tokens or {}, backend)
+
+    @classmethod
+    def _from_rank_data(cls, name, data, pattern, special_tokens, backend) -> "Tokenizer":
+        self = cls.__new__(cls)
+        self._setup(name, data, pattern, special_tokens, backend)
+        return self
+
+    def _setup(self, name, rank_data: bytes, pattern: str, special_tokens, backend) -> None:
+        backend_name = _backend.resolve(backend)
+        for text, token_id in special_tokens.items():
+            if not isinstance(text, str) or not text:
+                raise ValueError(f"special token {text!r} must be a non-empty str")
+            if isinstance(token_id, bool) or not isinstance(token_id, int) or not (
+                0 <= token_id <= 0xFFFFFFFE
+            ):
+                raise ValueError(f"special token {text!r} has an invalid id {token_id!r}")
+        specials = list(special_tokens.items())
+        core_module = _backend.core_for(backend_name)
+        if core_module is not None:
+            core = core_module.BpeEncoder(rank_data, pattern, specials)
+        else:
+            from ._fallback.bpe import PyBpeEncoder
+
+            core = PyBpeEncoder(rank_data, pattern, specials)
+        self._name = name
+        self._pat_str = pattern
+        self._rank_data = rank_data
+        self._core = core
+        self._backend = backend_name
+        self._special_tokens = dict(special_tokens)
+        self._special_ids = {token_id for token_id in special_tokens.values()}
+        self._special_index = {text: i for i, (text, _) in enumerate(specials)}
+        self._special_texts = [text for text, _ in specials]
+        self._special_set = frozenset(special_tokens)
+        n = len(specials)
+        self._mask_none = bytes(n)
+        self._mask_all = b"\x01" * n
+        self._max_token_value = max([core.max_rank, *special_tokens.values()])
+        self._special_regex_cache: dict = {}
+        self._general = None
+        if not core.has_lexer:
+            from ._fallback import pretokenize
+
+            self._general = pretokenize.compile_pattern(pattern)
+        self._pickle_args = None  # set by get_encoding for built-in encodings
+
+    # -- properties ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def backend(self) -> str:
+        """Which implementation this object runs on: ``"native"`` or ``"python"``."""
+        return self._backend
+
+    @property
+    def pat_str(self) -> str:
+        return self._pat_str
+
+    @property
+    def n_vocab(self) -> int:
+        """One more than the largest token id (ordinary or special), as in tiktoken."""
+        return self._max_token_value + 1
+
+    @property
+    def max_token_value(self) -> int:
+        return self._max_token_value
+
+    @property
+    def eot_token(self) -> int:
+        try:
+            return self._special_tokens["<|endoftext|>"]
+        except KeyError:
+            raise AttributeError(f"encoding {self._name!r} has no <|endoftext|> token") from None
+
+    @property
+    def special_tokens_set(self) -> set[str]:
+        return set(self._special_set)
+
+    def is_special_token(self, token: int) -> bool:
+        return token in self._special_ids
+
+    def __repr__(self) -> str:
+        return f"<fastprep.Tokenizer {self._name!r} backend={self._backend}>"
+
+    # -- pickling: rebuild from the rank data (or by name for built-in encodings) --------------
+
+    def __reduce__(self):
+        if self._pickle_args is not None:
+            from .encodings import _unpickle_encoding
+
+            return (_unpickle_encoding, self._pickle_args)
+        return (
+            _rebuild,
+            (self._name, self._rank_data, self._pat_str, self._special_tokens, self._backend),
+        )
+
+    # -- special-token policy -----------------------------------------------------------------
+
+    def _masks(self, allowed_special, disallowed_special) -> tuple[bytes, bytes]:
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all":
+            return self._mask_none, self._mask_all  # the default: refuse every special
+        if allowed_special == "all":
+            allowed = self._special_set
+        elif not allowed_special:
+            allowed = frozenset()
+        else:
+            allowed = frozenset(allowed_special)
+        if disallowed_special == "all":
+            disallowed = self._special_set - allowed
+        elif not disallowed_special:
+            disallowed = frozenset()
+        else:
+            if isinstance(disallowed_special, str):
+                raise TypeError("disallowed_special must be 'all' or a collection of str")
+            disallowed = frozenset(disallowed_special)
+        return self._mask_for(allowed), self._mask_for(disallowed)
+
+    def _mask_for(self, tokens: frozenset) -> bytes:
+        if not tokens:
+            return self._mask_none
+        if tokens == self._special_set:
+            return self._mask_all
+        mask = bytearray(len(self._special_texts))
+        index = self._special_index
+        for token in tokens:
+            i = index.get(token)
+            if i is not None:  # tiktoken ignores names that are not special tokens
+                mask[i] = 1
+        return bytes(mask)
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Ids of ``text``, treating special-token text as ordinary text."""
+        if self._general is None:
+            try:
+                return self._core.encode_ordinary(text, 0)
+            except UnicodeEncodeError:
+                return self._core.encode_ordinary(_fix_surrogates(text), 0)
+        return self._general_encode(text, self._mask_none)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _NO_SPECIALS,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """Ids of ``text`` with tiktoken's special-token semantics.
+
+        Special-token text listed in ``allowed_special`` becomes that token's id; text matching a
+        special token in ``disallowed_special`` (default: every special not allowed) raises
+        ``ValueError`` naming it; any other special-token text is encoded as ordinary text.
+        """
+        allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        return self._encode(text, allowed, disallowed, False)
+
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _NO_SPECIALS,
+        disallowed_special: DisallowedSpecial = "all",
+    ):
+        """Like :meth:`encode`, returning a ``numpy.uint32`` array that owns the native buffer."""
+        allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        return self._encode(text, allowed, disallowed, True)
+
+    def _encode(self, text, allowed: bytes, disallowed: bytes, as_numpy: bool):
+        if self._general is None:
+            try:
+                result = self._core.encode(text, allowed, disallowed, 0, as_numpy)
+            except UnicodeEncodeError:
+                result = self._core.encode(_fix_surrogates(text), allowed, disallowed, 0, as_numpy)
+            if isinstance(result, int):
+                _raise_disallowed(self._special_texts[result])
+            return result
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        text = self._checked_text(text)
+        self._check_disallowed(text, disallowed)
+        ids = self._general_encode(text, allowed)
+        if as_numpy:
+            import numpy as np
+
+            return np.array(ids, dtype=np.uint32)
+        return ids
+
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _NO_SPECIALS,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> int:
+        """``len(encode(text, ...))`` without building the list."""
+        allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        if self._general is None:
+            try:
+                n = self._core.count(text, allowed, disallowed)
+            except UnicodeEncodeError:
+                n = self._core.count(_fix_surrogates(text), allowed, disallowed)
+            if n < 0:
+                _raise_disallowed(self._special_texts[-n - 1])
+            return n
+        return len(self._encode(text, allowed, disallowed, False))
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        num_threads: Optional[int] = None,
+        allowed_special: AllowedSpecial = _NO_SPECIALS,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[list[int]]:
+        """Encodes many texts on the native thread pool (GIL released for the whole batch).
+
+        ``num_threads=None`` uses every core.
+        """
+        allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        return self._encode_batch(texts, allowed, disallowed, _num_threads(num_threads))
+
+    def encode_ordinary_batch(
+        self, texts: Sequence[str], *, num_threads: Optional[int] = None
+    ) -> list[list[int]]:
+        """:meth:`encode_ordinary` for many texts, on the native thread pool."""
+        return self._encode_batch(texts, self._mask_none, self._mask_none, _num_threads(num_threads))
+
+    def _encode_batch(self, texts, allowed, disallowed, num_threads) -> list[list[int]]:
+        if isinstance(texts, str):
+            raise TypeError("encode_batch expects a sequence of str, not a single str")
+        if not isinstance(texts, (list, tuple)):
+            texts = list(texts)
+        if self._general is None:
+            try:
+                result = self._core.encode_batch(texts, allowed, disallowed, num_threads)
+            except UnicodeEncodeError:
+                texts = [_fix_surrogates(t) if isinstance(t, str) else t for t in texts]
+                result = self._core.encode_batch(texts, allowed, disallowed, num_threads)
+            if isinstance(result, tuple):
+                _raise_disallowed(self._special_texts[result[1]])
+            return result
+        return [self._encode(t, allowed, disallowed, False) for t in texts]
+
+    def encode_single_token(self, text_or_bytes: Union[str, bytes]) -> int:
+        """The id of text that is exactly one token (ordinary or special); KeyError otherwise."""
+        if isinstance(text_or_bytes, str):
+            special = self._special_tokens.get(text_or_bytes)
+            if special is not None:
+                return special
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        rank = self._core.rank_of(bytes(text_or_bytes))
+        if rank is None:
+            raise KeyError(text_or_bytes)
+        return rank
+
+    # -- the general (regex) path: patterns without a native lexer, and the Python backend ------
+
+    @staticmethod
+    def _checked_text(text: str) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _fix_surrogates(text)
+        return text
+
+    def _find_specials(self, text: str, mask: bytes):
+        """Yields (start, end, special index) for the leftmost-longest occurrences in ``text``."""
+        regex = self._special_regex(mask)
+        if regex is None:
+            return
+        for match in regex.finditer(text):
+            yield match.start(), match.end(), self._special_index[match.group()]
+
+    def _special_regex(self, mask: bytes):
+        cached = self._special_regex_cache.get(mask, False)
+        if cached is not False:
+            return cached
+        import re
+
+        tokens = [t for t, on in zip(self._special_texts, mask) if on]
+        # Longest first so that at one position the longest special wins (alternation order).
+        tokens.sort(key=len, reverse=True)
+        regex = re.compile("|".join(re.escape(t) for t in tokens)) if tokens else None
+        self._special_regex_cache[mask] = regex
+        return regex
+
+    def _check_disallowed(self, text: str, disallowed: bytes) -> None:
+        for _, _, index in self._find_specials(text, disallowed):
+            _raise_disallowed(self._special_texts[index])
+
+    def _general_encode(self, text: str, allowed: bytes) -> list[int]:
+        from ._fallback import pretokenize
+
+        text = self._checked_text(text)
+        out: list[int] = []
+        start = 0
+        for s, e, index in self._find_specials(text, allowed):
+            out.extend(self._core.encode_pieces(pretokenize.split(self._general, text[start:s])))
+            out.append(self._special_tokens[self._special_texts[index]])
+            start = e
+        out.extend(self._core.encode_pieces(pretokenize.split(self._general, text[start:])))
+        return out
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """Concatenated bytes of ``tokens``; ``KeyError`` for an id not in the vocabulary."""
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Text of ``tokens``; invalid UTF-8 is replaced with U+FFFD (as tiktoken does)."""
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        """Bytes of one token (ordinary or special); ``KeyError`` if unknown."""
+        if isinstance(token, bool) or not hasattr(token, "__index__"):
+            raise TypeError(f"token must be int, got {type(token).__name__}")
+        return self._core.token_bytes(int(token))
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        return [self.decode_single_token_bytes(t) for t in tokens]
+
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> list[str]:
+        return [self.decode(tokens, errors=errors) for tokens in batch]
+
+    def decode_bytes_batch(self, batch: Sequence[Sequence[int]]) -> list[bytes]:
+        return [self.decode_bytes(tokens) for tokens in batch]
+
+
+def _rebuild(name, rank_data, pattern, special_tokens, backend) -> Tokenizer:
+    if backend == "native" and "native" not in _backend.available_backends():
+        backend = None  # unpickled where the extension is missing: fall back quietly
+    return Tokenizer._from_rank_data(name, rank_data, pattern, special_tokens, backend)
+

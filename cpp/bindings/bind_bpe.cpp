@@ -54,9 +54,13 @@ py::array_t<uint32_t> to_numpy(std::vector<uint32_t>&& ids) {
 }
 
 std::vector<uint8_t> to_mask(const py::bytes& mask, size_t n_specials) {
-  std::string_view view = mask;
-  if (view.size() != n_specials) throw py::value_error("special-token mask has the wrong length");
-  return std::vector<uint8_t>(view.begin(), view.end());
+  char* data = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(mask.ptr(), &data, &size) != 0) throw py::error_already_set();
+  if (static_cast<size_t>(size) != n_specials) {
+    throw py::value_error("special-token mask has the wrong length");
+  }
+  return std::vector<uint8_t>(data, data + size);
 }
 
 bool any_set(const std::vector<uint8_t>& mask) {
@@ -65,6 +69,23 @@ bool any_set(const std::vector<uint8_t>& mask) {
   }
   return false;
 }
+
+// Releasing and re-taking the GIL costs more than tokenizing a few hundred bytes, so short
+// inputs keep it (they finish in well under a microsecond or two); everything longer releases it.
+constexpr size_t kReleaseGilBytes = 512;
+
+class MaybeReleaseGil {
+ public:
+  explicit MaybeReleaseGil(size_t bytes) : state_(bytes >= kReleaseGilBytes ? PyEval_SaveThread() : nullptr) {}
+  ~MaybeReleaseGil() {
+    if (state_ != nullptr) PyEval_RestoreThread(state_);
+  }
+  MaybeReleaseGil(const MaybeReleaseGil&) = delete;
+  MaybeReleaseGil& operator=(const MaybeReleaseGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
 
 // Token ids from a list/tuple of ints or a 1-D integer array. Values outside uint32 -> KeyError
 // (the id cannot be in the vocabulary), non-integers -> TypeError.
@@ -129,6 +150,7 @@ class PyBpeEncoder {
       }
     }
     raise_if_error(status);
+    if (encoder_->ranks().size() == 0) throw py::value_error("rank file holds no tokens");
     n_specials_ = encoder_->specials().size();
   }
 
@@ -139,7 +161,7 @@ class PyBpeEncoder {
     std::vector<uint32_t> ids;
     Status status;
     {
-      py::gil_scoped_release release;
+      MaybeReleaseGil release(view.size());
       status = encoder_->EncodeOrdinary(view, &ids, num_threads);
     }
     raise_if_error(status);
@@ -157,7 +179,7 @@ class PyBpeEncoder {
     bool found = false;
     size_t special_index = 0;
     {
-      py::gil_scoped_release release;
+      MaybeReleaseGil release(view.size());
       size_t offset = 0;
       if (any_set(disallowed_mask)) {
         found = encoder_->FindSpecial(view, disallowed_mask, &special_index, &offset);
@@ -180,7 +202,7 @@ class PyBpeEncoder {
     bool found = false;
     size_t special_index = 0;
     {
-      py::gil_scoped_release release;
+      MaybeReleaseGil release(view.size());
       size_t offset = 0;
       if (any_set(disallowed_mask)) {
         found = encoder_->FindSpecial(view, disallowed_mask, &special_index, &offset);

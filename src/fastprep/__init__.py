@@ -6,6 +6,7 @@ and a pure-Python reference backend that gives identical results.
 from ._backend import available_backends, backend
 from . import encodings
 from .encodings import get_encoding, list_encoding_names
+from .errors import Error, UnsupportedError
 from .tokenizer import Tokenizer
 
 # tiktoken's class name, so `from fastprep import Encoding` works when switching imports.
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Encoding",
+    "Error",
+    "UnsupportedError",
     "Tokenizer",
     "available_backends",
     "encodings",

@@ -249,7 +249,18 @@ class Tokenizer:
         special token in ``disallowed_special`` (default: every special not allowed) raises
         ``ValueError`` naming it; any other special-token text is encoded as ordinary text.
         """
-        allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all":
+            allowed, disallowed = self._mask_none, self._mask_all  # the default, kept cheap
+        else:
+            allowed, disallowed = self._masks(allowed_special, disallowed_special)
+        if self._general is None:
+            try:
+                result = self._core.encode(text, allowed, disallowed, 0, False)
+            except UnicodeEncodeError:
+                result = self._core.encode(_fix_surrogates(text), allowed, disallowed, 0, False)
+            if result.__class__ is int:
+                _raise_disallowed(self._special_texts[result])
+            return result
         return self._encode(text, allowed, disallowed, False)
 
     def encode_to_numpy(

@@ -37,6 +37,16 @@ class BpeRanks {
 
   size_t size() const;        // number of tokens
   uint32_t max_rank() const;  // largest rank present
+
+  ~BpeRanks();
+  BpeRanks(const BpeRanks&) = delete;
+  BpeRanks& operator=(const BpeRanks&) = delete;
+  struct Impl;  // defined in cpp/src/bpe.cpp
+
+ private:
+  BpeRanks();
+  std::unique_ptr<Impl> impl_;
+  friend class BpeEncoder;
 };
 
 // A special token: its exact text and its id.
@@ -88,6 +98,17 @@ class BpeEncoder {
   const BpeRanks& ranks() const;
   PreTokenizerKind kind() const;
   size_t parallel_threshold() const;  // bytes; default 256 KiB
+  // Tests and benchmarks lower it to exercise the parallel path on small inputs (0 = default).
+  void set_parallel_threshold(size_t bytes);
+
+  ~BpeEncoder();
+  BpeEncoder(const BpeEncoder&) = delete;
+  BpeEncoder& operator=(const BpeEncoder&) = delete;
+  struct Impl;  // defined in cpp/src/bpe.cpp
+
+ private:
+  BpeEncoder();
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace fastprep

@@ -1,0 +1,1151 @@
+// Byte-level BPE core: rank-file parsing, the token hash table, tiktoken-exact pair merging, and
+// the encoder that drives a pre-tokenizer plus special tokens (serial, parallel and batch paths).
+#include "fastprep/bpe.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <new>
+#include <string>
+#include <unordered_map>
+
+#include "fastprep/thread_pool.h"
+
+namespace fastprep {
+
+// ---------------------------------------------------------------------------------------------
+// Token table: open addressing, linear probing, keyed by the token bytes.
+// Most tokens are <= 8 bytes, so a slot stores the first 8 bytes packed little-endian in a
+// uint64 plus the length: a short key is found with one load, one multiply and one 16-byte slot
+// compare. Longer tokens store their first 8 bytes too and are confirmed with memcmp against the
+// token arena. Load factor <= 0.5.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+constexpr size_t kFail = ~size_t{0};
+
+inline uint64_t load8(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+inline uint32_t load4(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+// The first min(len, 8) bytes as a little-endian integer, zero-padded; reads only [p, p+len).
+inline uint64_t load_prefix(const uint8_t* p, size_t len) {
+  if (len >= 8) return load8(p);
+  if (len >= 4) {
+    // Two overlapping 4-byte loads; the overlap ORs identical bytes onto each other.
+    uint64_t lo = load4(p);
+    uint64_t hi = load4(p + len - 4);
+    return lo | (hi << (8 * (len - 4)));
+  }
+  // len 1..3: bytes p[0], p[len/2], p[len-1] cover all positions; mask off the duplicates.
+  uint64_t v = uint64_t{p[0]} | (uint64_t{p[len >> 1]} << 8) | (uint64_t{p[len - 1]} << 16);
+  return v & ((uint64_t{1} << (8 * len)) - 1);
+}
+
+inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+inline uint64_t hash_key(const uint8_t* p, size_t len, uint64_t prefix) {
+  if (len <= 8) return (prefix + len) * kMul;
+  uint64_t h = prefix * kMul;
+  size_t i = 8;
+  for (; i + 8 < len; i += 8) h = (rotl(h, 29) ^ load8(p + i)) * kMul;
+  h = (rotl(h, 29) ^ load8(p + len - 8)) * kMul;
+  return (h ^ len) * kMul;
+}
+
+struct Slot {
+  uint64_t prefix;
+  uint32_t len;  // 0 = empty slot
+  uint32_t rank;
+};
+
+struct TokenRef {
+  uint32_t offset;  // into the arena
+  uint32_t len;     // 0 = no token has this rank
+};
+
+}  // namespace
+
+struct BpeRanks::Impl {
+  std::vector<uint8_t> arena;   // all token bytes back to back (+ slack for wide copies)
+  std::vector<TokenRef> tokens;  // indexed by rank, size max_rank + 1
+  std::vector<Slot> slots;       // power-of-two size
+  uint64_t slot_mask = 0;
+  int slot_shift = 64;
+  uint32_t byte_rank[256];
+  bool all_bytes = false;        // every single byte has a rank
+  size_t count = 0;
+  uint32_t max_rank = 0;
+  size_t max_token_len = 0;
+
+  uint32_t Find(const uint8_t* p, size_t len) const {
+    if (len > max_token_len || len == 0) return kNoRank;
+    uint64_t prefix = load_prefix(p, len);
+    size_t i = static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift);
+    if (len <= 8) {
+      for (;;) {
+        const Slot& s = slots[i];
+        if (s.prefix == prefix && s.len == len) return s.rank;
+        if (s.len == 0) return kNoRank;
+        i = (i + 1) & slot_mask;
+      }
+    }
+    for (;;) {
+      const Slot& s = slots[i];
+      if (s.prefix == prefix && s.len == len &&
+          std::memcmp(arena.data() + tokens[s.rank].offset + 8, p + 8, len - 8) == 0) {
+        return s.rank;
+      }
+      if (s.len == 0) return kNoRank;
+      i = (i + 1) & slot_mask;
+    }
+  }
+
+  // False if these bytes are already present.
+  bool Insert(const uint8_t* p, size_t len, uint32_t rank) {
+    uint64_t prefix = load_prefix(p, len);
+    size_t i = static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift);
+    for (;;) {
+      Slot& s = slots[i];
+      if (s.len == 0) {
+        s.prefix = prefix;
+        s.len = static_cast<uint32_t>(len);
+        s.rank = rank;
+        return true;
+      }
+      if (s.prefix == prefix && s.len == len &&
+          (len <= 8 || std::memcmp(arena.data() + tokens[s.rank].offset, p, len) == 0)) {
+        return false;
+      }
+      i = (i + 1) & slot_mask;
+    }
+  }
+
+  size_t EncodePieceRaw(const uint8_t* p, size_t len, uint32_t* out) const;
+  size_t MergeSmall(const uint8_t* p, size_t len, uint32_t* out) const;
+  size_t MergeLong(const uint8_t* p, size_t len, uint32_t* out) const;
+};
+
+namespace {
+
+// Pieces up to this length merge with an O(n^2) scan over stack arrays (fast: few merges, no
+// allocation); longer ones use the heap + linked list, O(n log n).
+constexpr size_t kSmallPiece = 48;
+
+}  // namespace
+
+// tiktoken's byte_pair_merge over small stack arrays. part_rank[i] is the rank of part i (known
+// when it was formed, so parts are never looked up again); pair_rank[i] is the rank of
+// part i + part i+1, kNoRank if not a token.
+size_t BpeRanks::Impl::MergeSmall(const uint8_t* p, size_t len, uint32_t* out) const {
+  uint32_t start[kSmallPiece + 1];
+  uint32_t part_rank[kSmallPiece];
+  uint32_t pair_rank[kSmallPiece];
+  size_t m = len;
+  for (size_t i = 0; i < len; ++i) {
+    start[i] = static_cast<uint32_t>(i);
+    part_rank[i] = byte_rank[p[i]];
+  }
+  start[len] = static_cast<uint32_t>(len);
+  for (size_t i = 0; i + 1 < len; ++i) pair_rank[i] = Find(p + i, 2);
+  pair_rank[len - 1] = kNoRank;
+
+  for (;;) {
+    uint32_t best = kNoRank;
+    size_t bi = 0;
+    for (size_t i = 0; i + 1 < m; ++i) {
+      if (pair_rank[i] < best) {
+        best = pair_rank[i];
+        bi = i;
+      }
+    }
+    if (best == kNoRank) break;
+    // Part bi absorbs part bi+1.
+    part_rank[bi] = best;
+    size_t tail = m - (bi + 2);  // parts after bi+1
+    std::memmove(start + bi + 1, start + bi + 2, (tail + 1) * sizeof(uint32_t));
+    std::memmove(part_rank + bi + 1, part_rank + bi + 2, tail * sizeof(uint32_t));
+    std::memmove(pair_rank + bi + 1, pair_rank + bi + 2, tail * sizeof(uint32_t));
+    --m;
+    pair_rank[bi] = bi + 1 < m ? Find(p + start[bi], start[bi + 2] - start[bi]) : kNoRank;
+    if (bi > 0) pair_rank[bi - 1] = Find(p + start[bi - 1], start[bi + 1] - start[bi - 1]);
+  }
+  for (size_t i = 0; i < m; ++i) {
+    if (part_rank[i] == kNoRank) return kFail;  // a lone byte with no rank
+    out[i] = part_rank[i];
+  }
+  return m;
+}
+
+// Long pieces: parts form a doubly linked list indexed by the offset of their first byte; part x
+// owns the pair (x, next[x]) and pair_rank[x] is its rank. Pending pairs are bucketed by rank:
+// a small min-heap orders the distinct ranks, and each bucket yields its positions in ascending
+// order (an append-only sorted run plus a little heap for the rare out-of-order insert). So the
+// next merge is tiktoken's lowest rank, leftmost, and most merges cost O(1) instead of a
+// log(n) sift through a large heap. Entries go stale when their pair changes; they are skipped
+// on pop: (x, r) is live iff pair_rank[x] == r, exact because a pair's bytes only ever grow, so
+// a position never gets the same rank twice.
+namespace {
+
+struct RankBucket {
+  std::vector<uint32_t> run;    // ascending positions, consumed from `head`
+  size_t head = 0;
+  std::vector<uint32_t> extra;  // min-heap of positions that arrived out of order
+  bool in_heap = false;
+
+  bool empty() const { return head == run.size() && extra.empty(); }
+  void push(uint32_t x) {
+    if (head == run.size()) {
+      run.clear();
+      head = 0;
+      run.push_back(x);
+    } else if (x >= run.back()) {
+      run.push_back(x);
+    } else {
+      extra.push_back(x);
+      std::push_heap(extra.begin(), extra.end(), std::greater<uint32_t>());
+    }
+  }
+  uint32_t pop() {
+    if (!extra.empty() && (head == run.size() || extra.front() < run[head])) {
+      std::pop_heap(extra.begin(), extra.end(), std::greater<uint32_t>());
+      uint32_t x = extra.back();
+      extra.pop_back();
+      return x;
+    }
+    return run[head++];
+  }
+  void reset() {
+    run.clear();
+    head = 0;
+    extra.clear();
+    in_heap = false;
+    constexpr size_t kKeep = size_t{1} << 16;  // don't pin memory after a huge piece
+    if (run.capacity() > kKeep) std::vector<uint32_t>().swap(run);
+    if (extra.capacity() > kKeep) std::vector<uint32_t>().swap(extra);
+  }
+};
+
+// Per-thread scratch for MergeLong, so long pieces don't allocate every time.
+// One part of a long piece, indexed by the offset of its first byte; kept together so a merge
+// touches one cache line per part instead of four arrays.
+struct PartNode {
+  uint32_t next, prev;  // offsets of the neighbouring parts (next == n: last part)
+  uint32_t part_rank;   // rank of this part (kNoRank: a lone byte without a rank)
+  uint32_t pair_rank;   // rank of this part + the next one; kNoRank if none or part is dead
+};
+
+struct LongScratch {
+  std::vector<PartNode> nodes;
+  std::vector<uint32_t> bucket_of_rank;  // rank -> index into buckets, kNoRank if none
+  std::vector<uint32_t> touched;         // ranks with a bucket in this call
+  std::vector<RankBucket> buckets;
+  std::vector<uint32_t> rank_heap;  // min-heap of ranks whose bucket may be non-empty
+
+  // Restores bucket_of_rank to all-kNoRank and trims memory, also when unwinding.
+  struct Cleanup {
+    LongScratch* s;
+    ~Cleanup() {
+      for (uint32_t r : s->touched) {
+        s->buckets[s->bucket_of_rank[r]].reset();
+        s->bucket_of_rank[r] = kNoRank;
+      }
+      s->touched.clear();
+      s->rank_heap.clear();
+      constexpr size_t kKeep = size_t{1} << 20;
+      if (s->nodes.capacity() > kKeep) std::vector<PartNode>().swap(s->nodes);
+    }
+  };
+};
+
+thread_local LongScratch t_long;
+
+}  // namespace
+
+size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) const {
+  if (len >= 0xFFFFFFFFu) throw std::bad_alloc();  // part offsets are 32-bit
+  LongScratch& s = t_long;
+  LongScratch::Cleanup cleanup{&s};
+  const uint32_t n = static_cast<uint32_t>(len);
+  s.nodes.resize(len + 1);
+  if (s.bucket_of_rank.size() < tokens.size()) s.bucket_of_rank.resize(tokens.size(), kNoRank);
+  PartNode* node = s.nodes.data();
+  uint32_t* bucket_of_rank = s.bucket_of_rank.data();
+  std::vector<uint32_t>& heap = s.rank_heap;
+  auto insert = [&](uint32_t x, uint32_t r) {
+    uint32_t b = bucket_of_rank[r];
+    if (b == kNoRank) {
+      b = static_cast<uint32_t>(s.touched.size());
+      if (b == s.buckets.size()) s.buckets.emplace_back();
+      s.touched.push_back(r);  // before anything else can throw: Cleanup must see it
+      bucket_of_rank[r] = b;
+    }
+    RankBucket& bucket = s.buckets[b];
+    bucket.push(x);
+    if (!bucket.in_heap) {
+      heap.push_back(r);
+      std::push_heap(heap.begin(), heap.end(), std::greater<uint32_t>());
+      bucket.in_heap = true;
+    }
+  };
+
+  for (uint32_t i = 0; i < n; ++i) {
+    node[i].next = i + 1;
+    node[i].prev = i - 1;  // wraps for i == 0; never read there
+    node[i].part_rank = byte_rank[p[i]];
+  }
+  node[n].next = n;
+  node[n].pair_rank = kNoRank;
+  node[n - 1].pair_rank = kNoRank;
+  for (uint32_t i = 0; i + 1 < n; ++i) {
+    uint32_t r = Find(p + i, 2);
+    node[i].pair_rank = r;
+    if (r != kNoRank) insert(i, r);
+  }
+
+  while (!heap.empty()) {
+    uint32_t r = heap.front();
+    RankBucket& bucket = s.buckets[bucket_of_rank[r]];
+    if (bucket.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<uint32_t>());
+      heap.pop_back();
+      bucket.in_heap = false;
+      continue;
+    }
+    uint32_t x = bucket.pop();
+    PartNode& nx = node[x];
+    if (nx.pair_rank != r) continue;  // stale
+    // Part x absorbs part j.
+    uint32_t j = nx.next;
+    uint32_t after = node[j].next;
+    node[j].pair_rank = kNoRank;
+    nx.part_rank = r;
+    nx.next = after;
+    uint32_t after_end = n;
+    if (after < n) {
+      node[after].prev = x;
+      after_end = node[after].next;
+    }
+    if (x > 0) {
+      uint32_t k = nx.prev;
+      uint32_t rk = Find(p + k, after - k);
+      node[k].pair_rank = rk;
+      if (rk != kNoRank) insert(k, rk);
+    }
+    uint32_t rx = after < n ? Find(p + x, after_end - x) : kNoRank;
+    nx.pair_rank = rx;
+    if (rx != kNoRank) insert(x, rx);
+  }
+  size_t m = 0;
+  for (uint32_t i = 0; i < n; i = node[i].next) {
+    if (node[i].part_rank == kNoRank) return kFail;
+    out[m++] = node[i].part_rank;
+  }
+  return m;
+}
+
+// Writes the ids of one piece to out (room for len ids required); kFail if a lone byte has no
+// rank. May throw std::bad_alloc (long pieces).
+inline size_t BpeRanks::Impl::EncodePieceRaw(const uint8_t* p, size_t len, uint32_t* out) const {
+  if (len == 1) {
+    uint32_t r = byte_rank[p[0]];
+    if (r == kNoRank) return kFail;
+    out[0] = r;
+    return 1;
+  }
+  if (len == 0) return 0;
+  uint32_t r = Find(p, len);
+  if (r != kNoRank) {
+    out[0] = r;
+    return 1;
+  }
+  if (len <= kSmallPiece) return MergeSmall(p, len, out);
+  return MergeLong(p, len, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rank file loading
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct ParsedToken {
+  uint32_t offset, len, rank, line;
+};
+
+struct Base64Table {
+  uint8_t v[256];
+  constexpr Base64Table() : v() {
+    for (int i = 0; i < 256; ++i) v[i] = 0xFF;
+    const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i) v[static_cast<uint8_t>(a[i])] = static_cast<uint8_t>(i);
+  }
+};
+constexpr Base64Table kBase64;
+
+// Decodes standard padded base64 and appends to `out`; false on any malformed input.
+bool decode_base64(const char* s, size_t n, std::vector<uint8_t>* out) {
+  if (n == 0 || n % 4 != 0) return false;
+  size_t pad = 0;
+  if (s[n - 1] == '=') pad = (s[n - 2] == '=') ? 2 : 1;
+  size_t full = n / 4 - (pad ? 1 : 0);
+  const uint8_t* u = reinterpret_cast<const uint8_t*>(s);
+  for (size_t q = 0; q < full; ++q, u += 4) {
+    uint32_t a = kBase64.v[u[0]], b = kBase64.v[u[1]], c = kBase64.v[u[2]], d = kBase64.v[u[3]];
+    if ((a | b | c | d) & 0x80) return false;
+    uint32_t x = (a << 18) | (b << 12) | (c << 6) | d;
+    out->push_back(static_cast<uint8_t>(x >> 16));
+    out->push_back(static_cast<uint8_t>(x >> 8));
+    out->push_back(static_cast<uint8_t>(x));
+  }
+  if (pad) {
+    uint32_t a = kBase64.v[u[0]], b = kBase64.v[u[1]];
+    uint32_t c = pad == 1 ? kBase64.v[u[2]] : 0;
+    if ((a | b | c) & 0x80) return false;
+    uint32_t x = (a << 18) | (b << 12) | (c << 6);
+    out->push_back(static_cast<uint8_t>(x >> 16));
+    if (pad == 1) out->push_back(static_cast<uint8_t>(x >> 8));
+  }
+  return true;
+}
+
+std::string line_prefix(uint32_t line) { return "rank file line " + std::to_string(line) + ": "; }
+
+// Builds the tables from parsed tokens (arena already filled). Validates duplicates.
+Status build_ranks(std::vector<uint8_t> arena, const std::vector<ParsedToken>& parsed,
+                   bool from_file, std::unique_ptr<BpeRanks::Impl>* out) {
+  auto where = [&](const ParsedToken& t) {
+    return from_file ? line_prefix(t.line) : "token #" + std::to_string(t.line) + ": ";
+  };
+  auto impl = std::make_unique<BpeRanks::Impl>();
+  uint32_t max_rank = 0;
+  size_t max_len = 0;
+  for (const ParsedToken& t : parsed) {
+    max_rank = std::max(max_rank, t.rank);
+    max_len = std::max<size_t>(max_len, t.len);
+  }
+  if (!parsed.empty() && max_rank / 4 > parsed.size() + 65536) {
+    return Status(ErrorCode::kLimitExceeded,
+                  "ranks too sparse: largest rank " + std::to_string(max_rank) + " for " +
+                      std::to_string(parsed.size()) + " tokens");
+  }
+  arena.resize(arena.size() + 16, 0);  // slack: wide loads/copies past a token's end stay inside
+  impl->arena = std::move(arena);
+  impl->tokens.assign(parsed.empty() ? 0 : size_t{max_rank} + 1, TokenRef{0, 0});
+  for (const ParsedToken& t : parsed) {
+    TokenRef& ref = impl->tokens[t.rank];
+    if (ref.len != 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    where(t) + "duplicate rank " + std::to_string(t.rank));
+    }
+    ref = TokenRef{t.offset, t.len};
+  }
+  size_t cap = 16;
+  int bits = 4;
+  while (cap < 2 * parsed.size()) {
+    cap <<= 1;
+    ++bits;
+  }
+  impl->slots.assign(cap, Slot{0, 0, 0});
+  impl->slot_mask = cap - 1;
+  impl->slot_shift = 64 - bits;
+  impl->max_token_len = max_len;
+  for (const ParsedToken& t : parsed) {
+    if (!impl->Insert(impl->arena.data() + t.offset, t.len, t.rank)) {
+      return Status(ErrorCode::kInvalidArgument, where(t) + "duplicate token bytes");
+    }
+  }
+  impl->all_bytes = true;
+  for (int b = 0; b < 256; ++b) {
+    uint8_t byte = static_cast<uint8_t>(b);
+    impl->byte_rank[b] = impl->Find(&byte, 1);
+    if (impl->byte_rank[b] == kNoRank) impl->all_bytes = false;
+  }
+  impl->count = parsed.size();
+  impl->max_rank = max_rank;
+  *out = std::move(impl);
+  return Status::Ok();
+}
+
+}  // namespace
+
+BpeRanks::BpeRanks() = default;
+BpeRanks::~BpeRanks() = default;
+
+Status BpeRanks::FromTiktoken(std::string_view contents, std::unique_ptr<BpeRanks>* out) {
+  try {
+    if (contents.size() >= 0xFFFFFFF0u) {
+      return Status(ErrorCode::kLimitExceeded, "rank file larger than 4 GiB");
+    }
+    std::vector<uint8_t> arena;
+    arena.reserve(contents.size() / 2 + 16);
+    std::vector<ParsedToken> parsed;
+    parsed.reserve(contents.size() / 10 + 16);
+    const char* s = contents.data();
+    const size_t n = contents.size();
+    size_t pos = 0;
+    uint32_t line = 0;
+    while (pos < n) {
+      ++line;
+      const char* nl = static_cast<const char*>(std::memchr(s + pos, '\n', n - pos));
+      size_t end = nl ? static_cast<size_t>(nl - s) : n;
+      size_t a = pos, b = end;
+      pos = end + 1;
+      auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
+      while (a < b && is_space(s[a])) ++a;
+      while (b > a && is_space(s[b - 1])) --b;
+      if (a == b) continue;  // blank line
+      size_t tok_end = a;
+      while (tok_end < b && !is_space(s[tok_end])) ++tok_end;
+      size_t r = tok_end;
+      while (r < b && is_space(s[r])) ++r;
+      if (r == b) {
+        return Status(ErrorCode::kInvalidArgument, line_prefix(line) + "missing rank");
+      }
+      uint64_t rank = 0;
+      for (size_t k = r; k < b; ++k) {
+        char c = s[k];
+        if (c < '0' || c > '9') {
+          return Status(ErrorCode::kInvalidArgument,
+                        line_prefix(line) + "rank is not a non-negative integer");
+        }
+        rank = rank * 10 + static_cast<uint64_t>(c - '0');
+        if (rank >= kNoRank) {
+          return Status(ErrorCode::kLimitExceeded, line_prefix(line) + "rank too large");
+        }
+      }
+      size_t before = arena.size();
+      if (!decode_base64(s + a, tok_end - a, &arena)) {
+        return Status(ErrorCode::kInvalidArgument, line_prefix(line) + "invalid base64 token");
+      }
+      parsed.push_back(ParsedToken{static_cast<uint32_t>(before),
+                                   static_cast<uint32_t>(arena.size() - before),
+                                   static_cast<uint32_t>(rank), line});
+    }
+    std::unique_ptr<Impl> impl;
+    Status st = build_ranks(std::move(arena), parsed, true, &impl);
+    if (!st.ok()) return st;
+    out->reset(new BpeRanks());
+    (*out)->impl_ = std::move(impl);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kLimitExceeded, "out of memory loading rank file");
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kInternal, std::string("loading rank file: ") + e.what());
+  }
+}
+
+Status BpeRanks::FromPairs(const std::vector<std::pair<std::string, uint32_t>>& pairs,
+                           std::unique_ptr<BpeRanks>* out) {
+  try {
+    std::vector<uint8_t> arena;
+    std::vector<ParsedToken> parsed;
+    parsed.reserve(pairs.size());
+    uint32_t index = 0;
+    for (const auto& [bytes, rank] : pairs) {
+      ++index;
+      if (bytes.empty()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "token #" + std::to_string(index) + ": empty token");
+      }
+      if (rank == kNoRank) {
+        return Status(ErrorCode::kLimitExceeded, "token #" + std::to_string(index) + ": rank too large");
+      }
+      if (arena.size() + bytes.size() >= 0xFFFFFFF0u) {
+        return Status(ErrorCode::kLimitExceeded, "tokens larger than 4 GiB in total");
+      }
+      uint32_t off = static_cast<uint32_t>(arena.size());
+      arena.insert(arena.end(), bytes.begin(), bytes.end());
+      parsed.push_back(ParsedToken{off, static_cast<uint32_t>(bytes.size()), rank, index});
+    }
+    std::unique_ptr<Impl> impl;
+    Status st = build_ranks(std::move(arena), parsed, false, &impl);
+    if (!st.ok()) return st;
+    out->reset(new BpeRanks());
+    (*out)->impl_ = std::move(impl);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kLimitExceeded, "out of memory building ranks");
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kInternal, std::string("building ranks: ") + e.what());
+  }
+}
+
+uint32_t BpeRanks::Rank(const uint8_t* bytes, size_t len) const { return impl_->Find(bytes, len); }
+
+Status BpeRanks::EncodePiece(const uint8_t* bytes, size_t len, std::vector<uint32_t>* out) const {
+  try {
+    size_t used = out->size();
+    out->resize(used + len);
+    size_t k = impl_->EncodePieceRaw(bytes, len, out->data() + used);
+    if (k == kFail) {
+      out->resize(used);
+      return Status(ErrorCode::kInvalidArgument, "piece contains a byte that has no rank");
+    }
+    out->resize(used + k);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kLimitExceeded, "out of memory encoding a piece of " +
+                                                 std::to_string(len) + " bytes");
+  }
+}
+
+bool BpeRanks::TokenBytes(uint32_t rank, std::string_view* out) const {
+  if (rank >= impl_->tokens.size()) return false;
+  const TokenRef& ref = impl_->tokens[rank];
+  if (ref.len == 0) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(impl_->arena.data()) + ref.offset, ref.len);
+  return true;
+}
+
+size_t BpeRanks::size() const { return impl_->count; }
+uint32_t BpeRanks::max_rank() const { return impl_->max_rank; }
+
+// ---------------------------------------------------------------------------------------------
+// Encoder
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr size_t kDefaultParallelThreshold = 256 * 1024;
+constexpr uint32_t kSpecialFlag = 0x80000000u;  // marks a special token's end in a piece list
+
+// Appends to a vector through a raw pointer: the vector is grown ahead (zero-filled) so the hot
+// loop writes ids without per-element capacity checks; Finish trims it to what was written.
+class IdWriter {
+ public:
+  IdWriter(std::vector<uint32_t>* v, size_t expected) : v_(v), used_(v->size()) {
+    v_->resize(used_ + expected);
+  }
+  uint32_t* Reserve(size_t need) {
+    if (used_ + need > v_->size()) {
+      v_->resize(std::max(used_ + need, v_->size() + v_->size() / 2 + 64));
+    }
+    return v_->data() + used_;
+  }
+  void Commit(size_t k) { used_ += k; }
+  void Push(uint32_t id) { *Reserve(1) = id, ++used_; }
+  void Finish() { v_->resize(used_); }
+  void Abandon(size_t original) { v_->resize(original); }
+
+ private:
+  std::vector<uint32_t>* v_;
+  size_t used_;
+};
+
+Status no_rank_error(size_t offset) {
+  return Status(ErrorCode::kInvalidArgument,
+                "piece at byte " + std::to_string(offset) + " contains a byte that has no rank");
+}
+
+Status lexer_error(size_t offset) {
+  return Status(ErrorCode::kInternal,
+                "pre-tokenizer returned an invalid piece end at byte " + std::to_string(offset));
+}
+
+}  // namespace
+
+struct BpeEncoder::Impl {
+  std::shared_ptr<const BpeRanks> ranks_owner;
+  const BpeRanks::Impl* R = nullptr;
+  PreTokenizerKind kind = PreTokenizerKind::kNone;
+  NextPieceFn next = nullptr;
+  std::vector<SpecialToken> specials;
+  // Special indices by first byte, longest text first (leftmost-longest search).
+  std::array<std::vector<uint32_t>, 256> by_first_byte;
+  std::unordered_map<std::string_view, uint32_t> index_by_text;  // views into `specials`
+  std::vector<std::pair<uint32_t, uint32_t>> index_by_id;        // (id, index), sorted
+  size_t parallel_threshold = kDefaultParallelThreshold;
+
+  // Ordinary-encodes text[0, n) with the lexer (which sees exactly this range).
+  Status EncodeSegment(const uint8_t* t, size_t n, size_t base, IdWriter* w) const {
+    size_t pos = 0;
+    while (pos < n) {
+      size_t end = next(t, n, pos);
+      if (end <= pos || end > n) return lexer_error(base + pos);
+      size_t len = end - pos;
+      size_t k = R->EncodePieceRaw(t + pos, len, w->Reserve(len));
+      if (k == kFail) return no_rank_error(base + pos);
+      w->Commit(k);
+      pos = end;
+    }
+    return Status::Ok();
+  }
+
+  // Leftmost allowed special at or after `from`; longest among those starting there.
+  bool Find(std::string_view text, size_t from, const std::vector<uint8_t>& mask, size_t* index,
+            size_t* offset) const {
+    if (specials.empty()) return false;
+    const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
+    const size_t n = text.size();
+    bool first[256] = {};
+    int distinct = 0;
+    uint8_t only = 0;
+    for (size_t i = 0; i < specials.size() && i < mask.size(); ++i) {
+      if (!mask[i]) continue;
+      uint8_t b = static_cast<uint8_t>(specials[i].text[0]);
+      if (!first[b]) {
+        first[b] = true;
+        ++distinct;
+        only = b;
+      }
+    }
+    if (distinct == 0) return false;
+    auto match_at = [&](size_t pos) -> bool {
+      for (uint32_t idx : by_first_byte[t[pos]]) {
+        if (idx >= mask.size() || !mask[idx]) continue;
+        const std::string& s = specials[idx].text;
+        if (s.size() <= n - pos && std::memcmp(t + pos, s.data(), s.size()) == 0) {
+          *index = idx;
+          *offset = pos;
+          return true;
+        }
+      }
+      return false;
+    };
+    size_t pos = from;
+    if (distinct == 1) {
+      while (pos < n) {
+        const void* hit = std::memchr(t + pos, only, n - pos);
+        if (!hit) return false;
+        pos = static_cast<size_t>(static_cast<const uint8_t*>(hit) - t);
+        if (match_at(pos)) return true;
+        ++pos;
+      }
+      return false;
+    }
+    for (; pos < n; ++pos) {
+      if (first[t[pos]] && match_at(pos)) return true;
+    }
+    return false;
+  }
+
+  Status EncodeWithSpecials(std::string_view text, const std::vector<uint8_t>& allowed,
+                            IdWriter* w) const {
+    const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
+    size_t pos = 0;
+    for (;;) {
+      size_t idx = 0, off = text.size();
+      bool found = Find(text, pos, allowed, &idx, &off);
+      Status st = EncodeSegment(t + pos, off - pos, pos, w);
+      if (!st.ok()) return st;
+      if (!found) return Status::Ok();
+      w->Push(specials[idx].id);
+      pos = off + specials[idx].text.size();
+    }
+  }
+
+  // Parallel path: lex everything into piece ends (specials flagged), then BPE contiguous
+  // ranges of pieces on the pool and concatenate in order.
+  Status EncodeParallel(std::string_view text, const std::vector<uint8_t>* allowed,
+                        std::vector<uint32_t>* out, size_t threads) const {
+    const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
+    const size_t n = text.size();
+    std::vector<uint32_t> ends;
+    ends.reserve(n / 3 + 16);
+    auto lex = [&](size_t a, size_t b) -> Status {
+      size_t pos = 0, len = b - a;
+      while (pos < len) {
+        size_t end = next(t + a, len, pos);
+        if (end <= pos || end > len) return lexer_error(a + pos);
+        ends.push_back(static_cast<uint32_t>(a + end));
+        pos = end;
+      }
+      return Status::Ok();
+    };
+    size_t pos = 0;
+    for (;;) {
+      size_t idx = 0, off = n;
+      bool found = allowed != nullptr && Find(text, pos, *allowed, &idx, &off);
+      Status st = lex(pos, off);
+      if (!st.ok()) return st;
+      if (!found) break;
+      pos = off + specials[idx].text.size();
+      ends.push_back(static_cast<uint32_t>(pos) | kSpecialFlag);
+    }
+    // Chunks of about equal bytes; a few per thread so uneven pieces still balance.
+    const size_t n_chunks = std::min(ends.size(), threads * 4);
+    std::vector<size_t> first_piece(n_chunks + 1, ends.size());
+    first_piece[0] = 0;
+    {
+      size_t c = 1;
+      for (size_t i = 0; i < ends.size() && c < n_chunks; ++i) {
+        if ((ends[i] & ~kSpecialFlag) >= n * c / n_chunks) first_piece[c++] = i + 1;
+      }
+    }
+    std::vector<std::vector<uint32_t>> parts(n_chunks);
+    std::vector<Status> statuses(n_chunks);
+    Status pst = parallel_for(n_chunks, threads, [&](size_t c) {
+      size_t a = first_piece[c], b = first_piece[c + 1];
+      size_t start = a == 0 ? 0 : (ends[a - 1] & ~kSpecialFlag);
+      size_t bytes = b == a ? 0 : (ends[b - 1] & ~kSpecialFlag) - start;
+      IdWriter w(&parts[c], bytes / 3 + 16);
+      for (size_t i = a; i < b; ++i) {
+        size_t end = ends[i] & ~kSpecialFlag;
+        if (ends[i] & kSpecialFlag) {
+          auto it = index_by_text.find(std::string_view(text.data() + start, end - start));
+          w.Push(specials[it->second].id);
+        } else {
+          size_t len = end - start;
+          size_t k = R->EncodePieceRaw(t + start, len, w.Reserve(len));
+          if (k == kFail) {
+            statuses[c] = no_rank_error(start);
+            w.Finish();
+            return;
+          }
+          w.Commit(k);
+        }
+        start = end;
+      }
+      w.Finish();
+    });
+    if (!pst.ok()) return pst;
+    for (const Status& st : statuses) {
+      if (!st.ok()) return st;
+    }
+    size_t total = out->size();
+    for (const auto& p : parts) total += p.size();
+    out->reserve(total);
+    for (const auto& p : parts) out->insert(out->end(), p.begin(), p.end());
+    return Status::Ok();
+  }
+
+  bool UseParallel(size_t n, size_t num_threads) const {
+    if (num_threads == 1 || n < parallel_threshold || n >= kSpecialFlag) return false;
+    size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
+    return threads > 1;
+  }
+};
+
+namespace {
+
+Status oom(const char* what) {
+  return Status(ErrorCode::kLimitExceeded, std::string("out of memory in ") + what);
+}
+Status internal(const char* what, const std::exception& e) {
+  return Status(ErrorCode::kInternal, std::string(what) + ": " + e.what());
+}
+Status no_lexer() {
+  return Status(ErrorCode::kUnsupported,
+                "this encoder has no built-in pre-tokenizer; use EncodePieces");
+}
+
+}  // namespace
+
+BpeEncoder::BpeEncoder() = default;
+BpeEncoder::~BpeEncoder() = default;
+
+Status BpeEncoder::Create(std::shared_ptr<const BpeRanks> ranks, PreTokenizerKind kind,
+                          std::vector<SpecialToken> specials, std::unique_ptr<BpeEncoder>* out) {
+  try {
+    if (!ranks) return Status(ErrorCode::kInvalidArgument, "BpeEncoder: ranks is null");
+    auto impl = std::make_unique<Impl>();
+    impl->R = ranks->impl_.get();
+    impl->ranks_owner = std::move(ranks);
+    impl->kind = kind;
+    if (kind != PreTokenizerKind::kNone) {
+      impl->next = next_piece_fn(kind);
+      if (impl->next == nullptr) {
+        return Status(ErrorCode::kUnsupported, "BpeEncoder: no lexer for this pre-tokenizer kind");
+      }
+    }
+    impl->specials = std::move(specials);
+    const BpeRanks& r = *impl->ranks_owner;
+    for (uint32_t i = 0; i < impl->specials.size(); ++i) {
+      const SpecialToken& sp = impl->specials[i];
+      if (sp.text.empty()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "special token #" + std::to_string(i) + " has empty text");
+      }
+      std::string_view existing;
+      if (r.TokenBytes(sp.id, &existing) && existing != sp.text) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "special token '" + sp.text + "' has id " + std::to_string(sp.id) +
+                          ", which is already an ordinary token");
+      }
+      if (!impl->index_by_text.emplace(std::string_view(sp.text), i).second) {
+        return Status(ErrorCode::kInvalidArgument, "duplicate special token '" + sp.text + "'");
+      }
+      impl->index_by_id.emplace_back(sp.id, i);
+      impl->by_first_byte[static_cast<uint8_t>(sp.text[0])].push_back(i);
+    }
+    std::sort(impl->index_by_id.begin(), impl->index_by_id.end());
+    for (size_t i = 1; i < impl->index_by_id.size(); ++i) {
+      if (impl->index_by_id[i].first == impl->index_by_id[i - 1].first) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "two special tokens share id " + std::to_string(impl->index_by_id[i].first));
+      }
+    }
+    for (auto& bucket : impl->by_first_byte) {
+      std::stable_sort(bucket.begin(), bucket.end(), [&](uint32_t a, uint32_t b) {
+        return impl->specials[a].text.size() > impl->specials[b].text.size();
+      });
+    }
+    out->reset(new BpeEncoder());
+    (*out)->impl_ = std::move(impl);
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return oom("BpeEncoder::Create");
+  } catch (const std::exception& e) {
+    return internal("BpeEncoder::Create", e);
+  }
+}
+
+Status BpeEncoder::EncodeOrdinary(std::string_view text, std::vector<uint32_t>* out,
+                                  size_t num_threads) const {
+  const Impl& E = *impl_;
+  if (E.next == nullptr) return no_lexer();
+  size_t original = out->size();
+  try {
+    if (E.UseParallel(text.size(), num_threads)) {
+      size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
+      Status st = E.EncodeParallel(text, nullptr, out, threads);
+      if (!st.ok()) out->resize(original);
+      return st;
+    }
+    IdWriter w(out, text.size() / 2 + 16);
+    Status st = E.EncodeSegment(reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0, &w);
+    if (!st.ok()) {
+      w.Abandon(original);
+      return st;
+    }
+    w.Finish();
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    out->resize(std::min(out->size(), original));
+    return oom("EncodeOrdinary");
+  } catch (const std::exception& e) {
+    return internal("EncodeOrdinary", e);
+  }
+}
+
+Status BpeEncoder::Encode(std::string_view text, const std::vector<uint8_t>& allowed,
+                          std::vector<uint32_t>* out, size_t num_threads) const {
+  const Impl& E = *impl_;
+  if (E.next == nullptr) return no_lexer();
+  if (allowed.size() > E.specials.size()) {
+    return Status(ErrorCode::kInvalidArgument, "allowed mask is longer than the special list");
+  }
+  size_t original = out->size();
+  try {
+    if (E.UseParallel(text.size(), num_threads)) {
+      size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
+      Status st = E.EncodeParallel(text, &allowed, out, threads);
+      if (!st.ok()) out->resize(original);
+      return st;
+    }
+    IdWriter w(out, text.size() / 2 + 16);
+    Status st = E.EncodeWithSpecials(text, allowed, &w);
+    if (!st.ok()) {
+      w.Abandon(original);
+      return st;
+    }
+    w.Finish();
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    out->resize(std::min(out->size(), original));
+    return oom("Encode");
+  } catch (const std::exception& e) {
+    return internal("Encode", e);
+  }
+}
+
+Status BpeEncoder::Count(std::string_view text, const std::vector<uint8_t>& allowed,
+                         size_t* count) const {
+  const Impl& E = *impl_;
+  if (E.next == nullptr) return no_lexer();
+  if (allowed.size() > E.specials.size()) {
+    return Status(ErrorCode::kInvalidArgument, "allowed mask is longer than the special list");
+  }
+  try {
+    const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
+    std::vector<uint32_t> scratch(256);
+    size_t total = 0;
+    size_t pos = 0;
+    for (;;) {
+      size_t idx = 0, off = text.size();
+      bool found = E.Find(text, pos, allowed, &idx, &off);
+      const uint8_t* seg = t + pos;
+      size_t n = off - pos, p = 0;
+      while (p < n) {
+        size_t end = E.next(seg, n, p);
+        if (end <= p || end > n) return lexer_error(pos + p);
+        size_t len = end - p;
+        if (len > scratch.size()) scratch.resize(len);
+        size_t k = E.R->EncodePieceRaw(seg + p, len, scratch.data());
+        if (k == kFail) return no_rank_error(pos + p);
+        total += k;
+        p = end;
+      }
+      if (!found) break;
+      ++total;
+      pos = off + E.specials[idx].text.size();
+    }
+    *count = total;
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return oom("Count");
+  } catch (const std::exception& e) {
+    return internal("Count", e);
+  }
+}
+
+Status BpeEncoder::EncodePieces(std::string_view text, const uint32_t* starts,
+                                const uint32_t* ends, size_t n_pieces,
+                                std::vector<uint32_t>* out) const {
+  const Impl& E = *impl_;
+  size_t original = out->size();
+  try {
+    const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
+    IdWriter w(out, text.size() / 2 + 16);
+    for (size_t i = 0; i < n_pieces; ++i) {
+      size_t a = starts[i], b = ends[i];
+      if (a > b || b > text.size()) {
+        w.Abandon(original);
+        return Status(ErrorCode::kInvalidArgument,
+                      "piece " + std::to_string(i) + " [" + std::to_string(a) + ", " +
+                          std::to_string(b) + ") is outside the text of " +
+                          std::to_string(text.size()) + " bytes");
+      }
+      size_t len = b - a;
+      size_t k = E.R->EncodePieceRaw(t + a, len, w.Reserve(len));
+      if (k == kFail) {
+        w.Abandon(original);
+        return no_rank_error(a);
+      }
+      w.Commit(k);
+    }
+    w.Finish();
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    out->resize(std::min(out->size(), original));
+    return oom("EncodePieces");
+  } catch (const std::exception& e) {
+    return internal("EncodePieces", e);
+  }
+}
+
+bool BpeEncoder::FindSpecial(std::string_view text, const std::vector<uint8_t>& mask,
+                             size_t* index, size_t* offset) const {
+  return impl_->Find(text, 0, mask, index, offset);
+}
+
+Status BpeEncoder::EncodeBatch(const std::vector<std::string_view>& texts,
+                               const std::vector<uint8_t>& allowed,
+                               std::vector<std::vector<uint32_t>>* out,
+                               size_t num_threads) const {
+  const Impl& E = *impl_;
+  if (E.next == nullptr) return no_lexer();
+  if (allowed.size() > E.specials.size()) {
+    return Status(ErrorCode::kInvalidArgument, "allowed mask is longer than the special list");
+  }
+  try {
+    out->clear();
+    out->resize(texts.size());
+    size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
+    // Chunks of consecutive texts, claimed dynamically: ~8 per thread balances uneven lengths
+    // while keeping the per-chunk overhead negligible.
+    size_t n_chunks = std::min(texts.size(), std::max<size_t>(1, threads * 8));
+    if (threads <= 1) n_chunks = texts.empty() ? 0 : 1;
+    std::vector<Status> statuses(n_chunks);
+    Status pst = parallel_for(n_chunks, threads, [&](size_t c) {
+      size_t a = texts.size() * c / n_chunks, b = texts.size() * (c + 1) / n_chunks;
+      for (size_t i = a; i < b; ++i) {
+        IdWriter w(&(*out)[i], texts[i].size() / 2 + 16);
+        Status st = E.EncodeWithSpecials(texts[i], allowed, &w);
+        if (!st.ok()) {
+          statuses[c] = Status(st.code(), "text " + std::to_string(i) + ": " + st.message());
+          w.Abandon(0);
+          return;
+        }
+        w.Finish();
+      }
+    });
+    if (!pst.ok()) return pst;
+    for (const Status& st : statuses) {
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return oom("EncodeBatch");
+  } catch (const std::exception& e) {
+    return internal("EncodeBatch", e);
+  }
+}
+
+bool BpeEncoder::TokenBytes(uint32_t id, std::string_view* out) const {
+  if (impl_->ranks_owner->TokenBytes(id, out)) return true;
+  const auto& by_id = impl_->index_by_id;
+  auto it = std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, uint32_t{0}));
+  if (it == by_id.end() || it->first != id) return false;
+  *out = impl_->specials[it->second].text;
+  return true;
+}
+
+Status BpeEncoder::DecodeBytes(const uint32_t* ids, size_t n, std::string* out) const {
+  try {
+    const BpeRanks::Impl& R = *impl_->R;
+    const TokenRef* toks = R.tokens.data();
+    const size_t n_toks = R.tokens.size();
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t id = ids[i];
+      if (id < n_toks && toks[id].len != 0) {
+        total += toks[id].len;
+        continue;
+      }
+      std::string_view sv;
+      if (!TokenBytes(id, &sv)) {
+        return Status(ErrorCode::kOutOfRange, "unknown token id " + std::to_string(id) +
+                                                  " at position " + std::to_string(i));
+      }
+      total += sv.size();
+    }
+    size_t base = out->size();
+    out->resize(base + total);
+    char* dst = out->data() + base;
+    const char* arena = reinterpret_cast<const char*>(R.arena.data());
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t id = ids[i];
+      if (id < n_toks && toks[id].len != 0) {
+        std::memcpy(dst, arena + toks[id].offset, toks[id].len);
+        dst += toks[id].len;
+      } else {
+        std::string_view sv;
+        TokenBytes(id, &sv);
+        std::memcpy(dst, sv.data(), sv.size());
+        dst += sv.size();
+      }
+    }
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return oom("DecodeBytes");
+  } catch (const std::exception& e) {
+    return internal("DecodeBytes", e);
+  }
+}
+
+const std::vector<SpecialToken>& BpeEncoder::specials() const { return impl_->specials; }
+const BpeRanks& BpeEncoder::ranks() const { return *impl_->ranks_owner; }
+PreTokenizerKind BpeEncoder::kind() const { return impl_->kind; }
+size_t BpeEncoder::parallel_threshold() const { return impl_->parallel_threshold; }
+void BpeEncoder::set_parallel_threshold(size_t bytes) {
+  impl_->parallel_threshold = bytes == 0 ? kDefaultParallelThreshold : bytes;
+}
+
+}  // namespace fastprep

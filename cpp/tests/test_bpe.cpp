@@ -1,0 +1,421 @@
+// Tests for the byte-level BPE core: rank loading and validation, tiktoken-exact merging (fast
+// paths vs a brute-force reference), specials, decode, serial == parallel, the thread pool.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fastprep/bpe.h"
+#include "fastprep/pretokenize.h"
+#include "fastprep/thread_pool.h"
+
+using namespace fastprep;
+
+static int g_failures = 0;
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++g_failures;                                                         \
+    }                                                                       \
+  } while (0)
+#define CHECK_OK(expr)                                                      \
+  do {                                                                      \
+    Status _st = (expr);                                                    \
+    if (!_st.ok()) {                                                        \
+      std::fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #expr, _st.message().c_str()); \
+      ++g_failures;                                                         \
+    }                                                                       \
+  } while (0)
+
+static const uint8_t* u8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
+static bool read_file(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+// Rank files: $FASTPREP_VOCAB_DIR, the package data folder, then the shared folder beside the repo.
+static bool load_vocab(const std::string& name, std::string* out) {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("FASTPREP_VOCAB_DIR")) dirs.push_back(env);
+  dirs.push_back(std::string(FASTPREP_SOURCE_DIR) + "/src/fastprep/data");
+  dirs.push_back(std::string(FASTPREP_SOURCE_DIR) + "/../shared/vocab");
+  for (const auto& d : dirs) {
+    if (read_file(d + "/" + name + ".tiktoken", out)) return true;
+  }
+  return false;
+}
+
+// The specification, written the obvious way: tiktoken's byte_pair_encode.
+static std::vector<uint32_t> reference_encode(const BpeRanks& r, const std::string& piece) {
+  uint32_t whole = r.Rank(u8(piece), piece.size());
+  if (whole != kNoRank) return {whole};
+  std::vector<std::string> parts;
+  for (char c : piece) parts.emplace_back(1, c);
+  for (;;) {
+    uint32_t best = kNoRank;
+    size_t bi = 0;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      std::string cat = parts[i] + parts[i + 1];
+      uint32_t rk = r.Rank(u8(cat), cat.size());
+      if (rk < best) {
+        best = rk;
+        bi = i;
+      }
+    }
+    if (best == kNoRank) break;
+    parts[bi] += parts[bi + 1];
+    parts.erase(parts.begin() + bi + 1);
+  }
+  std::vector<uint32_t> ids;
+  for (auto& p : parts) ids.push_back(r.Rank(u8(p), p.size()));
+  return ids;
+}
+
+static std::vector<uint32_t> encode_piece(const BpeRanks& r, const std::string& s) {
+  std::vector<uint32_t> v;
+  CHECK_OK(r.EncodePiece(u8(s), s.size(), &v));
+  return v;
+}
+
+static void test_rank_file_errors() {
+  std::unique_ptr<BpeRanks> r;
+  // "YQ==" = "a", "Yg==" = "b", "YWI=" = "ab"
+  CHECK_OK(BpeRanks::FromTiktoken("YQ== 0\nYg== 1\n\nYWI= 5\r\n", &r));
+  CHECK(r->size() == 3);
+  CHECK(r->max_rank() == 5);
+  std::string_view sv;
+  CHECK(r->TokenBytes(5, &sv) && sv == "ab");
+  CHECK(!r->TokenBytes(3, &sv));  // a hole
+  CHECK(!r->TokenBytes(6, &sv));
+  CHECK(!r->TokenBytes(kNoRank, &sv));
+  CHECK(r->Rank(u8(std::string("ab")), 2) == 5);
+  CHECK(r->Rank(u8(std::string("ba")), 2) == kNoRank);
+
+  Status st = BpeRanks::FromTiktoken("YQ== 0\nY!== 1\n", &r);
+  CHECK(st.code() == ErrorCode::kInvalidArgument);
+  CHECK(st.message().find("line 2") != std::string::npos);
+  st = BpeRanks::FromTiktoken("YQ== 0\nYg==\n", &r);
+  CHECK(st.code() == ErrorCode::kInvalidArgument && st.message().find("line 2") != std::string::npos);
+  st = BpeRanks::FromTiktoken("YQ== 0\nYQ== 1\n", &r);  // duplicate token
+  CHECK(st.code() == ErrorCode::kInvalidArgument && st.message().find("duplicate") != std::string::npos);
+  st = BpeRanks::FromTiktoken("YQ== 0\nYg== 0\n", &r);  // duplicate rank
+  CHECK(st.code() == ErrorCode::kInvalidArgument && st.message().find("duplicate rank") != std::string::npos);
+  st = BpeRanks::FromTiktoken("YQ== x1\n", &r);
+  CHECK(st.code() == ErrorCode::kInvalidArgument);
+  st = BpeRanks::FromTiktoken("YQ= 1\n", &r);  // bad length
+  CHECK(st.code() == ErrorCode::kInvalidArgument);
+  st = BpeRanks::FromTiktoken("YQ== 99999999999\n", &r);
+  CHECK(st.code() == ErrorCode::kLimitExceeded);
+  st = BpeRanks::FromTiktoken("YQ== 4000000000\n", &r);  // absurdly sparse
+  CHECK(st.code() == ErrorCode::kLimitExceeded);
+  CHECK_OK(BpeRanks::FromTiktoken("", &r));
+  CHECK(r->size() == 0);
+
+  // Pieces with a byte that has no rank are errors, not crashes.
+  CHECK_OK(BpeRanks::FromPairs({{"a", 0}, {"b", 1}, {"ab", 2}, {"cd", 3}}, &r));
+  std::vector<uint32_t> v;
+  CHECK(r->EncodePiece(u8(std::string("abc")), 3, &v).code() == ErrorCode::kInvalidArgument);
+  CHECK(v.empty());
+  CHECK_OK(r->EncodePiece(u8(std::string("abcd")), 4, &v));  // "cd" merges first
+  CHECK((v == std::vector<uint32_t>{2, 3}));
+  CHECK(BpeRanks::FromPairs({{"", 0}}, &r).code() == ErrorCode::kInvalidArgument);
+  CHECK(BpeRanks::FromPairs({{"a", 0}, {"a", 1}}, &r).code() == ErrorCode::kInvalidArgument);
+}
+
+// Small synthetic vocabulary: every byte, plus tokens whose merge order is subtle.
+static void test_merge_order_synthetic() {
+  std::vector<std::pair<std::string, uint32_t>> pairs;
+  for (int b = 0; b < 256; ++b) pairs.push_back({std::string(1, static_cast<char>(b)), static_cast<uint32_t>(b)});
+  pairs.push_back({"aa", 300});
+  pairs.push_back({"aaaa", 301});
+  pairs.push_back({"ab", 302});
+  pairs.push_back({"bc", 299});  // lower than "ab"
+  pairs.push_back({"abc", 303});
+  pairs.push_back({"aab", 304});
+  pairs.push_back({"xyzxyzxyz", 305});   // long whole token, never reachable by merging
+  pairs.push_back({"0123456789abcdef0123", 306});
+  std::unique_ptr<BpeRanks> r;
+  CHECK_OK(BpeRanks::FromPairs(pairs, &r));
+  CHECK((encode_piece(*r, "aaa") == std::vector<uint32_t>{300, 'a'}));  // leftmost tie
+  CHECK((encode_piece(*r, "aaaaa") == std::vector<uint32_t>{301, 'a'}));
+  CHECK((encode_piece(*r, "abc") == std::vector<uint32_t>{303}));       // whole piece
+  // "bc" (299) beats "ab" (302); then "a"+"bc" is the token "abc".
+  CHECK((encode_piece(*r, "abcabc") == std::vector<uint32_t>{303, 303}));
+  CHECK((encode_piece(*r, "aabcc") == std::vector<uint32_t>{300, 299, 'c'}));
+  CHECK((encode_piece(*r, "xyzxyzxyz") == std::vector<uint32_t>{305}));
+  CHECK((encode_piece(*r, "0123456789abcdef0123") == std::vector<uint32_t>{306}));
+  CHECK((encode_piece(*r, "0123456789abcdef0124").size() == 18));  // "bc", then "abc"
+  // Long pieces (heap path) agree with the reference.
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 200; ++iter) {
+    size_t len = 1 + rng() % 600;
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s.push_back("aabc"[rng() % 4]);
+    CHECK(encode_piece(*r, s) == reference_encode(*r, s));
+  }
+}
+
+static void test_real_vocab(const std::string& name, const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  const BpeRanks& r = *owned;
+  // Brute-force reference vs the fast paths, on random strings over small alphabets (many
+  // merges) and over all bytes, lengths spanning the small/long threshold.
+  std::mt19937 rng(12345);
+  const std::vector<std::string> alphabets = {"ab", "a b", "abcde", "0123456789", "^ ",
+                                              "\xe3\x81\x82\xe3\x81\x84", "etaoin srh"};
+  for (int iter = 0; iter < 3000; ++iter) {
+    const std::string& alpha = alphabets[iter % alphabets.size()];
+    size_t len = 1 + rng() % (iter % 10 == 0 ? 700 : 150);
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s.push_back(alpha[rng() % alpha.size()]);
+    auto got = encode_piece(r, s);
+    auto want = reference_encode(r, s);
+    if (got != want) {
+      std::fprintf(stderr, "%s: mismatch on piece of %zu bytes over '%s'\n", name.c_str(), len, alpha.c_str());
+      ++g_failures;
+      break;
+    }
+  }
+  for (int iter = 0; iter < 300; ++iter) {
+    size_t len = 1 + rng() % 300;
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s.push_back(static_cast<char>(rng() & 0xFF));
+    CHECK(encode_piece(r, s) == reference_encode(r, s));
+  }
+  // Every token's bytes map back to its rank.
+  for (uint32_t id = 0; id <= r.max_rank(); id += 7) {
+    std::string_view sv;
+    if (!r.TokenBytes(id, &sv)) continue;
+    CHECK(r.Rank(reinterpret_cast<const uint8_t*>(sv.data()), sv.size()) == id);
+  }
+}
+
+// Ids from tiktoken 0.14 (tiktoken.Encoding built offline from the same rank files).
+static void test_cl100k_known(const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  std::shared_ptr<const BpeRanks> ranks(std::move(owned));
+  std::unique_ptr<BpeEncoder> enc;
+  std::vector<SpecialToken> specials = {{"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258},
+                                        {"<|fim_middle|>", 100259}, {"<|fim_suffix|>", 100260},
+                                        {"<|endofprompt|>", 100276}};
+  CHECK_OK(BpeEncoder::Create(ranks, PreTokenizerKind::kCl100k, specials, &enc));
+  if (!enc) return;
+  struct Case {
+    std::string text;
+    std::vector<uint32_t> ids;
+  };
+  const std::vector<Case> cases = {
+      {"hello world", {15339, 1917}},
+      {"", {}},
+      {"Hello, world! 1234567", {9906, 11, 1917, 0, 220, 4513, 10961, 22}},
+      {"   leading and trailing   ", {256, 6522, 323, 28848, 262}},
+      {"def f(x):\n    return x**2\n", {755, 282, 2120, 997, 262, 471, 865, 334, 17, 198}},
+      {"Grüße aus München", {6600, 2448, 24352, 9608, 90366}},
+      {"日本語のテキスト", {9080, 22656, 45918, 252, 16144, 57933, 62903, 71634}},
+      {"antidisestablishmentarianism", {519, 85342, 34500, 479, 8997, 2191}},
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", {70540, 70540, 70540, 70540, 70540, 70540, 5418}},
+  };
+  for (const auto& c : cases) {
+    std::vector<uint32_t> got;
+    CHECK_OK(enc->EncodeOrdinary(c.text, &got));
+    if (got != c.ids) {
+      std::fprintf(stderr, "cl100k mismatch on '%s': got", c.text.c_str());
+      for (auto id : got) std::fprintf(stderr, " %u", id);
+      std::fprintf(stderr, "\n");
+      ++g_failures;
+    }
+  }
+  // Specials: allowed ones become ids, disallowed ones are ordinary text.
+  std::vector<uint8_t> allow_all(specials.size(), 1), allow_none(specials.size(), 0);
+  std::vector<uint32_t> got;
+  CHECK_OK(enc->Encode("hi<|endoftext|>there<|fim_prefix|>", allow_all, &got));
+  CHECK((got == std::vector<uint32_t>{6151, 100257, 19041, 100258}));
+  got.clear();
+  CHECK_OK(enc->Encode("hi<|endoftext|>", allow_none, &got));
+  CHECK((got == std::vector<uint32_t>{6151, 27, 91, 8862, 728, 428, 91, 29}));
+  size_t count = 0;
+  CHECK_OK(enc->Count("hi<|endoftext|>there<|fim_prefix|>", allow_all, &count));
+  CHECK(count == 4);
+  size_t idx = 0, off = 0;
+  CHECK(enc->FindSpecial("ab<|fim_middle|>", allow_all, &idx, &off) && idx == 2 && off == 2);
+  CHECK(!enc->FindSpecial("ab<|fim_middle|>", allow_none, &idx, &off));
+  // Decode: ordinary, special, unknown.
+  std::vector<uint32_t> ids = {15339, 100257, 1917};
+  std::string bytes;
+  CHECK_OK(enc->DecodeBytes(ids.data(), ids.size(), &bytes));
+  CHECK(bytes == "hello<|endoftext|> world");
+  uint32_t bad[] = {15339, 100261};
+  Status st = enc->DecodeBytes(bad, 2, &bytes);
+  CHECK(st.code() == ErrorCode::kOutOfRange && st.message().find("100261") != std::string::npos);
+  std::string_view sv;
+  CHECK(enc->TokenBytes(100276, &sv) && sv == "<|endofprompt|>");
+  CHECK(!enc->TokenBytes(100261, &sv));
+
+  // Invalid special sets.
+  std::unique_ptr<BpeEncoder> bad_enc;
+  CHECK(BpeEncoder::Create(ranks, PreTokenizerKind::kCl100k, {{"<x>", 15339}}, &bad_enc).code() ==
+        ErrorCode::kInvalidArgument);
+  CHECK(BpeEncoder::Create(ranks, PreTokenizerKind::kCl100k, {{"<x>", 200000}, {"<y>", 200000}}, &bad_enc)
+            .code() == ErrorCode::kInvalidArgument);
+  CHECK(BpeEncoder::Create(ranks, PreTokenizerKind::kCl100k, {{"<x>", 200000}, {"<x>", 200001}}, &bad_enc)
+            .code() == ErrorCode::kInvalidArgument);
+  // Leftmost, then longest.
+  std::unique_ptr<BpeEncoder> e2;
+  CHECK_OK(BpeEncoder::Create(ranks, PreTokenizerKind::kCl100k,
+                              {{"<a>", 200000}, {"<a>b", 200001}, {"b<", 200002}}, &e2));
+  got.clear();
+  CHECK_OK(e2->Encode("xb<a>b", {1, 1, 1}, &got));
+  CHECK(got.size() >= 2 && got[1] == 200002);  // "b<" starts first
+  got.clear();
+  CHECK_OK(e2->Encode("x<a>b", {1, 1, 1}, &got));
+  CHECK(!got.empty() && got.back() == 200001);
+  got.clear();
+  CHECK_OK(e2->Encode("x<a>b", {1, 0, 1}, &got));
+  CHECK(got.size() >= 2 && got[got.size() - 2] == 200000);
+
+  // EncodePieces: bytes outside pieces are dropped; bad bounds are errors.
+  std::string text = "hello world";
+  uint32_t starts[] = {0, 5}, ends[] = {5, 11};
+  got.clear();
+  CHECK_OK(enc->EncodePieces(text, starts, ends, 2, &got));
+  CHECK((got == std::vector<uint32_t>{15339, 1917}));
+  uint32_t bad_ends[] = {5, 12};
+  CHECK(enc->EncodePieces(text, starts, bad_ends, 2, &got).code() == ErrorCode::kInvalidArgument);
+}
+
+static void test_serial_parallel(const std::string& name, const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  std::shared_ptr<const BpeRanks> ranks(std::move(owned));
+  PreTokenizerKind kind = name == "o200k_base" ? PreTokenizerKind::kO200k : PreTokenizerKind::kCl100k;
+  std::unique_ptr<BpeEncoder> enc;
+  CHECK_OK(BpeEncoder::Create(ranks, kind, {{"<|endoftext|>", 300000}, {"<|x|>", 300001}}, &enc));
+  if (!enc) return;
+  enc->set_parallel_threshold(1000);
+  std::string text;
+  const char* corpus[] = {"en_prose", "de_prose", "ja_prose", "py_code"};
+  for (const char* c : corpus) {
+    std::string t;
+    if (read_file(std::string(FASTPREP_SOURCE_DIR) + "/../shared/corpus/" + c + ".txt", &t)) {
+      text += t.substr(0, 50000);
+    }
+  }
+  if (text.empty()) {
+    std::mt19937 rng(3);
+    const char* words[] = {"the ", "quick ", "brown\n", "日本 ", "123456 ", "  ", "x=y+1;\n"};
+    while (text.size() < 200000) text += words[rng() % 7];
+  }
+  text += "tail<|endoftext|>more<|x|><|x|>";
+  text.insert(text.size() / 3, "<|endoftext|>");
+  std::vector<uint8_t> allow = {1, 1};
+  std::vector<uint32_t> serial, par2, par8, ser_sp, par_sp;
+  enc->set_parallel_threshold(~size_t{0} >> 1);
+  CHECK_OK(enc->EncodeOrdinary(text, &serial, 4));
+  CHECK_OK(enc->Encode(text, allow, &ser_sp, 4));
+  enc->set_parallel_threshold(1000);
+  CHECK_OK(enc->EncodeOrdinary(text, &par2, 2));
+  CHECK_OK(enc->EncodeOrdinary(text, &par8, 8));
+  CHECK_OK(enc->Encode(text, allow, &par_sp, 3));
+  CHECK(serial == par2);
+  CHECK(serial == par8);
+  CHECK(ser_sp == par_sp);
+  CHECK(ser_sp.size() < serial.size());
+  size_t count = 0;
+  CHECK_OK(enc->Count(text, allow, &count));
+  CHECK(count == ser_sp.size());
+  // Round trip.
+  std::string back;
+  CHECK_OK(enc->DecodeBytes(ser_sp.data(), ser_sp.size(), &back));
+  CHECK(back == text);
+  // Batch == one by one.
+  std::vector<std::string_view> texts;
+  for (size_t i = 0; i + 997 < text.size(); i += 997 + (i % 5) * 300) {
+    size_t a = i, b = i + 997;
+    while (a > 0 && (static_cast<uint8_t>(text[a]) & 0xC0) == 0x80) --a;
+    while (b < text.size() && (static_cast<uint8_t>(text[b]) & 0xC0) == 0x80) ++b;
+    texts.emplace_back(text.data() + a, b - a);
+  }
+  std::vector<std::vector<uint32_t>> batch;
+  CHECK_OK(enc->EncodeBatch(texts, allow, &batch, 0));
+  CHECK(batch.size() == texts.size());
+  for (size_t i = 0; i < texts.size() && i < batch.size(); ++i) {
+    std::vector<uint32_t> one;
+    CHECK_OK(enc->Encode(texts[i], allow, &one));
+    if (one != batch[i]) {
+      CHECK(one == batch[i]);
+      break;
+    }
+  }
+}
+
+static void test_thread_pool() {
+  std::vector<std::atomic<int>> hits(1000);
+  CHECK_OK(parallel_for(1000, 0, [&](size_t i) { hits[i]++; }));
+  for (auto& h : hits) CHECK(h.load() == 1);
+  // Nested calls run serially instead of deadlocking.
+  std::atomic<int> total{0};
+  CHECK_OK(parallel_for(8, 0, [&](size_t) {
+    Status st = parallel_for(8, 0, [&](size_t) { total++; });
+    CHECK(st.ok());
+  }));
+  CHECK(total.load() == 64);
+  // Exceptions become statuses.
+  Status st = parallel_for(4, 0, [&](size_t i) {
+    if (i == 2) throw std::runtime_error("boom");
+  });
+  CHECK(st.code() == ErrorCode::kInternal && st.message().find("boom") != std::string::npos);
+  // A forked child gets its own pool.
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::atomic<int> n{0};
+    Status cs = parallel_for(100, 0, [&](size_t) { n++; });
+    _exit(cs.ok() && n.load() == 100 ? 0 : 1);
+  }
+  CHECK(pid > 0);
+  if (pid > 0) {
+    int wstatus = 0;
+    waitpid(pid, &wstatus, 0);
+    CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  }
+}
+
+int main() {
+  test_rank_file_errors();
+  test_merge_order_synthetic();
+  test_thread_pool();
+  for (const char* name : {"cl100k_base", "o200k_base"}) {
+    std::string contents;
+    if (!load_vocab(name, &contents)) {
+      std::printf("SKIP %s tests: rank file not found\n", name);
+      continue;
+    }
+    test_real_vocab(name, contents);
+    if (std::string(name) == "cl100k_base") test_cl100k_known(contents);
+    test_serial_parallel(name, contents);
+  }
+  if (g_failures) {
+    std::fprintf(stderr, "%d failure(s)\n", g_failures);
+    return 1;
+  }
+  std::printf("test_bpe: all passed\n");
+  return 0;
+}

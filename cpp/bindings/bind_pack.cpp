@@ -1,5 +1,511 @@
-// Placeholder: replaced by the pack component's bindings.
+// Python bindings for feature packing: turn the accepted input forms into id spans (reading NumPy
+// buffers in place), run the kernels of fastprep/pack.h without the GIL, and hand the output
+// buffers to NumPy without copying. Validation order and messages mirror _fallback/pack.py.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#include "errors.h"
+#include "fastprep/pack.h"
+
+namespace py = pybind11;
+
 namespace fastprep::bindings {
-void bind_pack(pybind11::module_& m) { (void)m; }
+namespace {
+
+using pack::IdSpan;
+using pack::IdWidth;
+
+// Recently freed output blocks, reused by the next call that needs a block of the same size.
+// Fresh memory is faulted in on first write, and those faults cost several times the packing
+// itself; serving loops pack similar shapes over and over, so a small cache removes them (the
+// idea of PyTorch's caching allocator). Bounded: past kMaxBytes or kMaxBlocks the oldest cached
+// blocks are freed.
+class BlockCache {
+ public:
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+  static constexpr size_t kMaxBlocks = 32;
+
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache();  // never destroyed: capsules may outlive statics
+    return *cache;
+  }
+  // A cached block of exactly `bytes`, most recently freed first, or nullptr.
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = blocks_.size(); k-- > 0;) {
+      if (blocks_[k].first == bytes) {
+        void* p = blocks_[k].second;
+        blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(k));
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    return nullptr;
+  }
+  // Caches a block obtained from std::aligned_alloc; frees what no longer fits.
+  void give(void* p, size_t bytes) {
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (bytes > kMaxBytes) {
+        evicted.push_back(p);
+      } else {
+        blocks_.emplace_back(bytes, p);
+        cached_ += bytes;
+        while (cached_ > kMaxBytes || blocks_.size() > kMaxBlocks) {
+          evicted.push_back(blocks_.front().second);
+          cached_ -= blocks_.front().first;
+          blocks_.pop_front();
+        }
+      }
+    }
+    for (void* q : evicted) std::free(q);
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<size_t, void*>> blocks_;  // (size, block), oldest first
+  size_t cached_ = 0;
+};
+
+// Allocator for output arrays. Leaves elements uninitialized (the kernels write every cell, so
+// value-initialization would be a wasted pass). Blocks of 256 KiB and more have size classes
+// (64 KiB steps; 2 MiB steps, 2 MiB-aligned and MADV_HUGEPAGE from 1 MiB, as NumPy does for its
+// large arrays) and go through BlockCache.
+template <typename T>
+struct OutputAllocator {
+  using value_type = T;
+  static constexpr size_t kCachedFrom = size_t{256} << 10;
+  static constexpr size_t kHugeFrom = size_t{1} << 20;
+  static constexpr size_t kHugePage = size_t{2} << 20;
+
+  OutputAllocator() = default;
+  template <typename U>
+  OutputAllocator(const OutputAllocator<U>&) noexcept {}
+
+  // Size class and alignment of a cached block (0: not cached).
+  static size_t block_size(size_t bytes) {
+    const size_t step = bytes >= kHugeFrom ? kHugePage : size_t{64} << 10;
+    return bytes < kCachedFrom ? 0 : (bytes + step - 1) & ~(step - 1);
+  }
+  T* allocate(size_t n) {
+    if (n > (SIZE_MAX - kHugePage) / sizeof(T)) throw std::bad_alloc();
+    const size_t block = block_size(n * sizeof(T));
+    if (block == 0) return std::allocator<T>().allocate(n);
+    if (void* p = BlockCache::instance().take(block)) return static_cast<T*>(p);
+    const bool huge = block >= kHugeFrom;
+    void* p = std::aligned_alloc(huge ? kHugePage : size_t{64} << 10, block);
+    if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (huge) madvise(p, block, MADV_HUGEPAGE);  // advisory: failure just means small pages
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) noexcept {
+    const size_t block = block_size(n * sizeof(T));
+    if (block == 0) {
+      std::allocator<T>().deallocate(p, n);
+    } else {
+      BlockCache::instance().give(p, block);
+    }
+  }
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <typename U>
+  bool operator==(const OutputAllocator<U>&) const noexcept {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const OutputAllocator<U>&) const noexcept {
+    return false;
+  }
+};
+
+template <typename T>
+using Buffer = std::vector<T, OutputAllocator<T>>;
+
+// Hands a heap buffer to NumPy: the array's base is a capsule that deletes the vector.
+template <typename T>
+py::array_t<T> to_numpy(std::unique_ptr<Buffer<T>> buffer, std::vector<py::ssize_t> shape) {
+  if (buffer->empty()) return py::array_t<T>(shape);
+  T* data = buffer->data();
+  py::capsule owner(buffer.get(), [](void* p) { delete static_cast<Buffer<T>*>(p); });
+  buffer.release();  // the capsule owns it now
+  return py::array_t<T>(shape, data, owner);
+}
+
+template <typename T>
+std::unique_ptr<Buffer<T>> new_buffer(int64_t size) {
+  return std::make_unique<Buffer<T>>(static_cast<size_t>(size));
+}
+
+[[noreturn]] void raise(PyObject* type, const std::string& message) {
+  PyErr_SetString(type, message.c_str());
+  throw py::error_already_set();
+}
+
+std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+
+std::string at(int64_t seq, int64_t pos) {
+  return "sequence " + std::to_string(seq) + ", position " + std::to_string(pos);
+}
+
+const py::module_& numpy() {
+  static const py::module_* np = new py::module_(py::module_::import("numpy"));  // leaked on purpose
+  return *np;
+}
+
+// A native-endian, C-contiguous int32/int64 (or uint64, pending a range check) view of an array.
+struct IdArray {
+  // py::object, not py::array: a default-constructed py::array allocates an empty NumPy array.
+  py::object owner;  // keeps the buffer alive
+  py::array array() const { return py::reinterpret_borrow<py::array>(owner); }
+  IdWidth width = IdWidth::k64;
+  bool unsigned64 = false;  // uint64 data: ids above 2**63-1 must be rejected before use
+};
+
+// The ids the user passed, as spans into NumPy buffers or into `owned`.
+struct Batch {
+  std::vector<IdSpan> spans;
+  std::vector<int64_t> owned;          // ids converted from Python lists
+  std::vector<py::object> keep_alive;  // arrays the spans point into
+};
+
+// np.asarray(obj), where an empty result built from a non-array (e.g. []) counts as int64.
+py::array as_array(py::handle obj) {
+  if (py::isinstance<py::array>(obj)) return py::reinterpret_borrow<py::array>(obj);
+  py::array arr = numpy().attr("asarray")(obj);
+  if (arr.size() == 0) arr = numpy().attr("asarray")(obj, py::dtype::of<int64_t>());
+  return arr;
+}
+
+// Where an array came from, for messages: `name` ("flat_ids", "seqs") or else "sequence <index>".
+struct Origin {
+  const char* name;
+  int64_t index;
+  std::string label() const { return name != nullptr ? std::string(name) : "sequence " + std::to_string(index); }
+};
+
+// Checks rank and integer dtype, then views (or, for other integer dtypes, converts) the ids.
+IdArray id_array(py::handle obj, Origin origin, int ndim) {
+  IdArray out;
+  // Fast path, no calls into NumPy: an int32/int64 native-order C-contiguous array of this rank.
+  if (py::isinstance<py::array>(obj)) {
+    auto* proxy = py::detail::array_proxy(obj.ptr());
+    auto* descr = py::detail::array_descriptor_proxy(proxy->descr);
+    const bool native_order = descr->byteorder == '=' || descr->byteorder == '|' ||
+                              descr->byteorder == (PY_LITTLE_ENDIAN ? '<' : '>');
+    if (proxy->nd == ndim && descr->kind == 'i' && native_order &&
+        (proxy->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0) {
+      const py::ssize_t itemsize = py::reinterpret_borrow<py::dtype>(proxy->descr).itemsize();
+      if (itemsize == 4 || itemsize == 8) {
+        out.width = itemsize == 4 ? IdWidth::k32 : IdWidth::k64;
+        out.owner = py::reinterpret_borrow<py::object>(obj);
+        return out;
+      }
+    }
+  }
+  py::array arr = as_array(obj);
+  if (arr.ndim() != ndim) {
+    raise(PyExc_TypeError, origin.label() + ": expected a " + std::to_string(ndim) + "-D array of ids, got a " +
+                               std::to_string(arr.ndim()) + "-D array");
+  }
+  const py::dtype dt = arr.dtype();
+  const char kind = dt.kind();
+  if (kind != 'i' && kind != 'u') {
+    raise(PyExc_TypeError, origin.label() + ": expected integer ids, got dtype " + std::string(py::str(dt)));
+  }
+  const char order = dt.byteorder();
+  const bool native_order = order == '=' || order == '|' || order == (PY_LITTLE_ENDIAN ? '<' : '>');
+  const bool same_kind_ok = kind == 'i' && (dt.itemsize() == 4 || dt.itemsize() == 8) && native_order;
+  py::dtype target = py::dtype::of<int64_t>();
+  if (same_kind_ok) {
+    target = dt.itemsize() == 4 ? py::dtype::of<int32_t>() : py::dtype::of<int64_t>();
+  } else if (kind == 'u' && dt.itemsize() == 8) {
+    target = py::dtype::of<uint64_t>();
+    out.unsigned64 = true;
+  }
+  // Exact: only widens, or reinterprets uint64 (range-checked by the caller).
+  arr = numpy().attr("ascontiguousarray")(arr, target);
+  out.width = target.itemsize() == 4 ? IdWidth::k32 : IdWidth::k64;
+  out.owner = std::move(arr);
+  return out;
+}
+
+// Rejects uint64 ids that int64 cannot hold, naming the first one.
+void check_unsigned64(const IdSpan& span, int64_t seq) {
+  const uint64_t* ids = static_cast<const uint64_t*>(span.data);
+  for (int64_t j = 0; j < span.length; ++j) {
+    if (ids[j] > static_cast<uint64_t>(INT64_MAX)) {
+      raise(PyExc_ValueError, at(seq, j) + ": id " + std::to_string(ids[j]) + " does not fit in int64");
+    }
+  }
+}
+
+// One Python int (or any object with __index__, except bool) as an int64 id.
+int64_t python_id(PyObject* x, int64_t seq, int64_t pos) {
+  if (PyBool_Check(x)) raise(PyExc_TypeError, at(seq, pos) + ": expected an int, got bool");
+  py::object index;
+  if (!PyLong_Check(x)) {
+    if (!PyIndex_Check(x)) raise(PyExc_TypeError, at(seq, pos) + ": expected an int, got " + type_name(x));
+    index = py::reinterpret_steal<py::object>(PyNumber_Index(x));
+    if (!index) {
+      PyErr_Clear();
+      raise(PyExc_TypeError, at(seq, pos) + ": expected an int, got " + type_name(x));
+    }
+    x = index.ptr();
+  }
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
+  if (overflow != 0) {
+    raise(PyExc_ValueError, at(seq, pos) + ": id " + std::string(py::str(x)) + " does not fit in int64");
+  }
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return static_cast<int64_t>(v);
+}
+
+void parse_list(py::handle seqs, Batch* batch) {
+  const Py_ssize_t n = PyList_GET_SIZE(seqs.ptr());
+  // Size the owned buffer exactly first, so spans into it never move.
+  size_t owned_total = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PyList_GET_ITEM(seqs.ptr(), i);
+    if (PyList_Check(item) || PyTuple_Check(item)) owned_total += static_cast<size_t>(Py_SIZE(item));
+  }
+  batch->owned.reserve(owned_total);
+  batch->spans.resize(static_cast<size_t>(n));
+  std::vector<std::pair<size_t, size_t>> owned_ranges;  // (span index, start in owned)
+  // __index__ and __array__ run Python code that could resize the lists being read: hold the
+  // item, and re-read the item pointers (and check sizes) after any such call.
+  auto check_unchanged = [&](py::handle list, Py_ssize_t expected, const std::string& what) {
+    if (Py_SIZE(list.ptr()) != expected) raise(PyExc_RuntimeError, what + " changed size during conversion");
+  };
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const py::object item = py::reinterpret_borrow<py::object>(PyList_GET_ITEM(seqs.ptr(), i));
+    if (PyList_Check(item.ptr()) || PyTuple_Check(item.ptr())) {
+      PyObject** elems = PySequence_Fast_ITEMS(item.ptr());
+      const Py_ssize_t len = PySequence_Fast_GET_SIZE(item.ptr());
+      owned_ranges.emplace_back(static_cast<size_t>(i), batch->owned.size());
+      for (Py_ssize_t j = 0; j < len; ++j) {
+        PyObject* x = elems[j];
+        int overflow = 1;
+        const long long raw = PyLong_CheckExact(x) ? PyLong_AsLongLongAndOverflow(x, &overflow) : 0;
+        if (overflow == 0) {
+          batch->owned.push_back(static_cast<int64_t>(raw));
+        } else {  // slow path: anything but a small exact int
+          const py::object held = py::reinterpret_borrow<py::object>(x);  // x may leave the list meanwhile
+          batch->owned.push_back(python_id(held.ptr(), i, j));
+          check_unchanged(item, len, "sequence " + std::to_string(i));
+          check_unchanged(seqs, n, "seqs");
+          elems = PySequence_Fast_ITEMS(item.ptr());
+        }
+      }
+      batch->spans[i] = IdSpan{nullptr, static_cast<int64_t>(len), IdWidth::k64};
+    } else if (PyUnicode_Check(item.ptr()) || PyBytes_Check(item.ptr()) || PyByteArray_Check(item.ptr())) {
+      raise(PyExc_TypeError, "sequence " + std::to_string(i) + ": expected a sequence of ints, got " + type_name(item));
+    } else {
+      IdArray ids = id_array(item, Origin{nullptr, static_cast<int64_t>(i)}, 1);
+      check_unchanged(seqs, n, "seqs");
+      const IdSpan span{ids.array().data(), static_cast<int64_t>(ids.array().size()), ids.width};
+      if (ids.unsigned64) check_unsigned64(span, i);
+      batch->spans[i] = span;
+      batch->keep_alive.push_back(std::move(ids.owner));
+    }
+  }
+  for (const auto& [span, start] : owned_ranges) batch->spans[span].data = batch->owned.data() + start;
+}
+
+// Spans over `flat`, which the (validated) offsets cut into sequences; uint64 ranges checked after.
+void spans_over(const IdArray& flat, const int64_t* offsets, int64_t n_offsets, Batch* batch) {
+  raise_if_error(pack::spans_from_offsets(flat.array().data(), flat.width, static_cast<int64_t>(flat.array().size()),
+                                          offsets, n_offsets, &batch->spans));
+  if (flat.unsigned64) {
+    for (size_t i = 0; i < batch->spans.size(); ++i) check_unsigned64(batch->spans[i], static_cast<int64_t>(i));
+  }
+  batch->keep_alive.push_back(flat.owner);
+}
+
+void parse_ragged_pair(py::handle flat_obj, py::handle offsets_obj, Batch* batch) {
+  IdArray flat = id_array(flat_obj, Origin{"flat_ids", 0}, 1);
+  py::array offsets = as_array(offsets_obj);
+  if (offsets.ndim() != 1) {
+    raise(PyExc_TypeError, "offsets: expected a 1-D array, got a " + std::to_string(offsets.ndim()) + "-D array");
+  }
+  const char kind = offsets.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    raise(PyExc_TypeError, "offsets: expected integer offsets, got dtype " + std::string(py::str(offsets.dtype())));
+  }
+  // Same cast as the fallback's offsets.astype(np.int64) (C conversion; huge uint64 wrap negative).
+  py::array_t<int64_t, py::array::c_style> off64 =
+      numpy().attr("ascontiguousarray")(offsets.attr("astype")(py::dtype::of<int64_t>()));
+  spans_over(flat, off64.data(), static_cast<int64_t>(off64.size()), batch);
+}
+
+void parse_rows(py::handle seqs, Batch* batch) {
+  IdArray rows = id_array(seqs, Origin{"seqs", 0}, 2);
+  const int64_t b = static_cast<int64_t>(rows.array().shape(0));
+  const int64_t n = static_cast<int64_t>(rows.array().shape(1));
+  std::vector<int64_t> offsets(static_cast<size_t>(b) + 1);
+  for (int64_t i = 0; i <= b; ++i) offsets[i] = i * n;
+  spans_over(rows, offsets.data(), b + 1, batch);
+}
+
+Batch parse_batch(py::handle seqs) {
+  Batch batch;
+  if (PyTuple_Check(seqs.ptr())) {
+    if (PyTuple_GET_SIZE(seqs.ptr()) != 2) {
+      raise(PyExc_TypeError, "a tuple is read as the ragged pair (flat_ids, offsets) and must have 2 items, got " +
+                                 std::to_string(PyTuple_GET_SIZE(seqs.ptr())) + "; pass a list for a batch of sequences");
+    }
+    parse_ragged_pair(PyTuple_GET_ITEM(seqs.ptr(), 0), PyTuple_GET_ITEM(seqs.ptr(), 1), &batch);
+  } else if (py::isinstance<py::array>(seqs)) {
+    parse_rows(seqs, &batch);
+  } else if (PyList_Check(seqs.ptr())) {
+    parse_list(seqs, &batch);
+  } else {
+    raise(PyExc_TypeError,
+          "seqs must be a list of sequences, a 2-D integer array, or a (flat_ids, offsets) tuple; got " +
+              type_name(seqs));
+  }
+  return batch;
+}
+
+int64_t batch_size(const Batch& batch) { return static_cast<int64_t>(batch.spans.size()); }
+
+template <typename Out>
+py::dict padded(const Batch& batch, const pack::PaddedOptions& options, int64_t width) {
+  const int64_t b = batch_size(batch);
+  auto ids = new_buffer<Out>(b * width), mask = new_buffer<Out>(b * width), pos = new_buffer<Out>(b * width);
+  Status status;
+  {
+    py::gil_scoped_release nogil;
+    status = pack::fill_padded<Out>(batch.spans.data(), b, options, width, ids->data(), mask->data(), pos->data());
+  }
+  raise_if_error(status);
+  py::dict out;
+  out["input_ids"] = to_numpy(std::move(ids), {b, width});
+  out["attention_mask"] = to_numpy(std::move(mask), {b, width});
+  out["position_ids"] = to_numpy(std::move(pos), {b, width});
+  return out;
+}
+
+py::dict pack_padded(py::handle seqs, int64_t pad_id, bool pad_left, int64_t max_length, bool truncate_left,
+                     int64_t pad_to_multiple_of, bool wide) {
+  const Batch batch = parse_batch(seqs);
+  pack::PaddedOptions options;
+  options.pad_id = pad_id;
+  options.pad_side = pad_left ? pack::Side::kLeft : pack::Side::kRight;
+  options.max_length = max_length;
+  options.truncation_side = truncate_left ? pack::Side::kLeft : pack::Side::kRight;
+  options.pad_to_multiple_of = pad_to_multiple_of;
+  options.max_threads = 0;  // large outputs use all cores
+  int64_t width = 0;
+  raise_if_error(pack::padded_width(batch.spans.data(), batch_size(batch), options, &width));
+  return wide ? padded<int64_t>(batch, options, width) : padded<int32_t>(batch, options, width);
+}
+
+template <typename Out>
+py::dict varlen(const Batch& batch, const pack::VarlenOptions& options, int64_t total, int64_t max_seqlen) {
+  const int64_t b = batch_size(batch);
+  auto ids = new_buffer<Out>(total), pos = new_buffer<Out>(total);
+  auto cu = new_buffer<int32_t>(b + 1);
+  Status status;
+  {
+    py::gil_scoped_release nogil;
+    status = pack::fill_varlen<Out>(batch.spans.data(), b, options, ids->data(), cu->data(), pos->data());
+  }
+  raise_if_error(status);
+  py::dict out;
+  out["input_ids"] = to_numpy(std::move(ids), {total});
+  out["cu_seqlens"] = to_numpy(std::move(cu), {b + 1});
+  out["position_ids"] = to_numpy(std::move(pos), {total});
+  out["max_seqlen"] = py::int_(max_seqlen);
+  return out;
+}
+
+py::dict pack_varlen(py::handle seqs, int64_t max_length, bool truncate_left, bool wide) {
+  const Batch batch = parse_batch(seqs);
+  pack::VarlenOptions options;
+  options.max_length = max_length;
+  options.truncation_side = truncate_left ? pack::Side::kLeft : pack::Side::kRight;
+  options.max_threads = 0;
+  int64_t total = 0, max_seqlen = 0;
+  raise_if_error(pack::varlen_sizes(batch.spans.data(), batch_size(batch), options, &total, &max_seqlen));
+  return wide ? varlen<int64_t>(batch, options, total, max_seqlen) : varlen<int32_t>(batch, options, total, max_seqlen);
+}
+
+template <typename Out>
+py::dict bins(const Batch& batch, const pack::BinPlan& plan, int64_t max_tokens, int64_t pad_id) {
+  const int64_t b = batch_size(batch);
+  const int64_t cells = plan.rows * max_tokens;
+  auto ids = new_buffer<Out>(cells), seg = new_buffer<Out>(cells), pos = new_buffer<Out>(cells);
+  auto cu = new_buffer<int32_t>(b + plan.rows);
+  auto cu_offsets = new_buffer<int64_t>(plan.rows + 1);
+  auto placement = new_buffer<int64_t>(2 * b);
+  Status status;
+  {
+    py::gil_scoped_release nogil;
+    status = pack::fill_bins<Out>(batch.spans.data(), b, plan, max_tokens, pad_id, ids->data(), seg->data(),
+                                  pos->data(), cu->data(), cu_offsets->data(), placement->data(),
+                                  /*max_threads=*/0);
+  }
+  raise_if_error(status);
+  py::dict out;
+  out["input_ids"] = to_numpy(std::move(ids), {plan.rows, max_tokens});
+  out["segment_ids"] = to_numpy(std::move(seg), {plan.rows, max_tokens});
+  out["position_ids"] = to_numpy(std::move(pos), {plan.rows, max_tokens});
+  out["cu_seqlens"] = to_numpy(std::move(cu), {b + plan.rows});
+  out["cu_seqlens_offsets"] = to_numpy(std::move(cu_offsets), {plan.rows + 1});
+  out["placement"] = to_numpy(std::move(placement), {b, int64_t{2}});
+  return out;
+}
+
+py::dict pack_bins(py::handle seqs, int64_t max_tokens, bool truncate, int64_t pad_id, bool wide) {
+  const Batch batch = parse_batch(seqs);
+  pack::BinPlan plan;
+  Status status;
+  {
+    py::gil_scoped_release nogil;
+    status = pack::plan_bins(batch.spans.data(), batch_size(batch), max_tokens, truncate, &plan);
+  }
+  raise_if_error(status);
+  return wide ? bins<int64_t>(batch, plan, max_tokens, pad_id) : bins<int32_t>(batch, plan, max_tokens, pad_id);
+}
+
+}  // namespace
+
+void bind_pack(py::module_& m) {
+  m.def("pack_padded", &pack_padded, py::arg("seqs"), py::arg("pad_id"), py::arg("pad_left"), py::arg("max_length"),
+        py::arg("truncate_left"), py::arg("pad_to_multiple_of"), py::arg("wide"),
+        "Native kernel of fastprep.pack_padded (arguments already normalized by fastprep.pack): "
+        "max_length 0 = none, wide = int64 output. Returns {input_ids, attention_mask, position_ids}.");
+  m.def("pack_varlen", &pack_varlen, py::arg("seqs"), py::arg("max_length"), py::arg("truncate_left"),
+        py::arg("wide"),
+        "Native kernel of fastprep.pack_varlen. Returns {input_ids, cu_seqlens, position_ids, max_seqlen}.");
+  m.def("pack_bins", &pack_bins, py::arg("seqs"), py::arg("max_tokens"), py::arg("truncate"), py::arg("pad_id"),
+        py::arg("wide"),
+        "Native kernel of fastprep.pack_bins (first-fit-decreasing). Returns {input_ids, segment_ids, "
+        "position_ids, cu_seqlens, cu_seqlens_offsets, placement}.");
+}
+
 }  // namespace fastprep::bindings

@@ -9,9 +9,9 @@ import pytest
 import fastprep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("FASTPREP_SHARED", REPO_ROOT.parent / "shared"))
-CORPUS_DIR = SHARED / "corpus"
-VOCAB_DIR = SHARED / "vocab"
+DATA_DIR = Path(os.environ.get("FASTPREP_TEST_DATA", Path(__file__).resolve().parent / "data"))
+CORPUS_DIR = DATA_DIR / "corpus"  # ~1 MB each of English, German, Japanese prose and Python code
+VOCAB_DIR = DATA_DIR / "vocab"  # HF tokenizer.json files (see data/README.md)
 CORPUS_FILES = ["en_prose.txt", "de_prose.txt", "ja_prose.txt", "py_code.txt"]
 ENCODING_NAMES = ["cl100k_base", "o200k_base", "p50k_base"]
 

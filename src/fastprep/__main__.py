@@ -1,0 +1,6 @@
+"""``python -m fastprep``: the same command line as the ``fastprep`` script."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -7,6 +7,8 @@ from ._backend import available_backends, backend
 from . import encodings
 from .encodings import get_encoding, list_encoding_names
 from .errors import Error, UnsupportedError
+from .normalize import is_normalized, normalize
+from .pack import pack_bins, pack_padded, pack_varlen
 from .tokenizer import Tokenizer
 
 # tiktoken's class name, so `from fastprep import Encoding` works when switching imports.
@@ -23,6 +25,11 @@ __all__ = [
     "encodings",
     "backend",
     "get_encoding",
+    "is_normalized",
+    "normalize",
+    "pack_bins",
+    "pack_padded",
+    "pack_varlen",
     "list_encoding_names",
     "__version__",
 ]

@@ -94,6 +94,43 @@ class Tokenizer:
         return cls._from_rank_data(name, data, pattern, special_tokens or {}, backend)
 
     @classmethod
+    def from_file(cls, path: Union[str, os.PathLike], *, backend: Optional[str] = None) -> "Tokenizer":
+        """Loads a HF ``tokenizer.json``: normalizer, pre-tokenizer, model, post-processor,
+        decoder, added tokens, truncation and padding. Ids equal HF ``tokenizers``' for the same
+        file; a component or option fastprep does not implement raises
+        :class:`fastprep.UnsupportedError` naming it."""
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        name = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+        return cls._from_hf_json(name, text, backend)
+
+    @classmethod
+    def from_str(cls, json_text: str, *, backend: Optional[str] = None) -> "Tokenizer":
+        """Like :meth:`from_file`, from the JSON text of a ``tokenizer.json``."""
+        return cls._from_hf_json("tokenizer.json", json_text, backend)
+
+    @classmethod
+    def _from_hf_json(cls, name: str, json_text: str, backend, settings=None) -> "Tokenizer":
+        from .hf import HfEngine, parse_json
+
+        self = cls.__new__(cls)
+        self._backend = _backend.resolve(backend)
+        self._name = name
+        self._hf_json = json_text
+        engine = HfEngine.load(parse_json(json_text), self._backend)
+        if settings is not None:
+            truncation, padding = settings
+            pipeline = engine.pipeline.without_truncation().without_padding()
+            if truncation is not None:
+                pipeline = pipeline.with_truncation(**truncation)
+            if padding is not None:
+                pipeline = pipeline.with_padding(**padding)
+            engine = engine.replace_pipeline(pipeline)
+        self._hf = engine
+        self._pickle_args = None
+        return self
+
+    @classmethod
     def _from_rank_data(cls, name, data, pattern, special_tokens, backend) -> "Tokenizer":
         self = cls.__new__(cls)
         self._setup(name, data, pattern, special_tokens, backend)
@@ -101,6 +138,7 @@ class Tokenizer:
 
     def _setup(self, name, rank_data: bytes, pattern: str, special_tokens, backend) -> None:
         backend_name = _backend.resolve(backend)
+        self._hf = None
         for text, token_id in special_tokens.items():
             if not isinstance(text, str) or not text:
                 raise ValueError(f"special token {text!r} must be a non-empty str")
@@ -151,19 +189,36 @@ class Tokenizer:
 
     @property
     def pat_str(self) -> str:
+        self._require_tiktoken("pat_str")
         return self._pat_str
 
     @property
     def n_vocab(self) -> int:
         """One more than the largest token id (ordinary or special), as in tiktoken."""
+        if self._hf is not None:
+            return max(self._hf.pipeline.get_vocab().values(), default=-1) + 1
         return self._max_token_value + 1
 
     @property
     def max_token_value(self) -> int:
-        return self._max_token_value
+        return self.n_vocab - 1
+
+    @property
+    def is_hf(self) -> bool:
+        """True for a tokenizer loaded from a HF tokenizer.json."""
+        return self._hf is not None
+
+    def _require_tiktoken(self, what: str) -> None:
+        if self._hf is not None:
+            raise ValueError(f"{what} applies to tiktoken encodings, not to a tokenizer.json")
+
+    def _require_hf(self, what: str) -> None:
+        if self._hf is None:
+            raise ValueError(f"{what} applies to tokenizer.json files, not to tiktoken encodings")
 
     @property
     def eot_token(self) -> int:
+        self._require_tiktoken("eot_token")
         try:
             return self._special_tokens["<|endoftext|>"]
         except KeyError:
@@ -171,9 +226,14 @@ class Tokenizer:
 
     @property
     def special_tokens_set(self) -> set[str]:
+        if self._hf is not None:
+            return set(self._hf.pipeline.added.special)
         return set(self._special_set)
 
     def is_special_token(self, token: int) -> bool:
+        if self._hf is not None:
+            tok = self._hf.pipeline.id_to_token(token)
+            return tok is not None and tok in self._hf.pipeline.added.special
         return token in self._special_ids
 
     def __repr__(self) -> str:
@@ -182,6 +242,9 @@ class Tokenizer:
     # -- pickling: rebuild from the rank data (or by name for built-in encodings) --------------
 
     def __reduce__(self):
+        if self._hf is not None:
+            settings = (self._hf.truncation, self._hf.padding)
+            return (_rebuild_hf, (self._name, self._hf_json, self._backend, settings))
         if self._pickle_args is not None:
             from .encodings import _unpickle_encoding
 
@@ -229,6 +292,8 @@ class Tokenizer:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Ids of ``text``, treating special-token text as ordinary text."""
+        if self._hf is not None:
+            return self._hf.encode(text, None, False)
         if self._general is None:
             try:
                 return self._core.encode_ordinary(text, 0)
@@ -239,16 +304,25 @@ class Tokenizer:
     def encode(
         self,
         text: str,
+        pair: Optional[str] = None,
         *,
+        add_special_tokens: bool = True,
         allowed_special: AllowedSpecial = _NO_SPECIALS,
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[int]:
-        """Ids of ``text`` with tiktoken's special-token semantics.
+        """Ids of ``text``.
 
-        Special-token text listed in ``allowed_special`` becomes that token's id; text matching a
-        special token in ``disallowed_special`` (default: every special not allowed) raises
-        ``ValueError`` naming it; any other special-token text is encoded as ordinary text.
+        tiktoken encodings: special-token text listed in ``allowed_special`` becomes that token's
+        id; text matching a special token in ``disallowed_special`` (default: every special not
+        allowed) raises ``ValueError`` naming it; other special-token text is ordinary text.
+
+        tokenizer.json files: exactly HF ``tokenizers``' ``encode(text, pair,
+        add_special_tokens=...).ids``, with the file's (or the configured) truncation and padding.
         """
+        if self._hf is not None:
+            return self._hf.encode(text, pair, add_special_tokens)
+        if pair is not None:
+            raise ValueError("tiktoken encodings have no pair template; pass pair=None")
         if allowed_special is _NO_SPECIALS and disallowed_special == "all":
             allowed, disallowed = self._mask_none, self._mask_all  # the default, kept cheap
         else:
@@ -271,6 +345,10 @@ class Tokenizer:
         disallowed_special: DisallowedSpecial = "all",
     ):
         """Like :meth:`encode`, returning a ``numpy.uint32`` array that owns the native buffer."""
+        if self._hf is not None:
+            import numpy as np
+
+            return np.asarray(self._hf.encode(text, None, True), dtype=np.uint32)
         allowed, disallowed = self._masks(allowed_special, disallowed_special)
         return self._encode(text, allowed, disallowed, True)
 
@@ -302,6 +380,8 @@ class Tokenizer:
         disallowed_special: DisallowedSpecial = "all",
     ) -> int:
         """``len(encode(text, ...))`` without building the list."""
+        if self._hf is not None:
+            return len(self._hf.encode(text, None, True))
         allowed, disallowed = self._masks(allowed_special, disallowed_special)
         if self._general is None:
             try:
@@ -318,13 +398,20 @@ class Tokenizer:
         texts: Sequence[str],
         *,
         num_threads: Optional[int] = None,
+        add_special_tokens: bool = True,
         allowed_special: AllowedSpecial = _NO_SPECIALS,
         disallowed_special: DisallowedSpecial = "all",
     ) -> list[list[int]]:
         """Encodes many texts on the native thread pool (GIL released for the whole batch).
 
-        ``num_threads=None`` uses every core.
+        ``num_threads=None`` uses every core. For tokenizer.json files the items may also be
+        (text, pair) tuples, and padding with no fixed length pads to the longest in the batch,
+        as HF's ``encode_batch`` does.
         """
+        if self._hf is not None:
+            if isinstance(texts, str):
+                raise TypeError("encode_batch expects a sequence of str, not a single str")
+            return self._hf.encode_batch(list(texts), add_special_tokens, _num_threads(num_threads))
         allowed, disallowed = self._masks(allowed_special, disallowed_special)
         return self._encode_batch(texts, allowed, disallowed, _num_threads(num_threads))
 
@@ -332,6 +419,8 @@ class Tokenizer:
         self, texts: Sequence[str], *, num_threads: Optional[int] = None
     ) -> list[list[int]]:
         """:meth:`encode_ordinary` for many texts, on the native thread pool."""
+        if self._hf is not None:
+            return self._hf.encode_batch(list(texts), False, _num_threads(num_threads))
         return self._encode_batch(texts, self._mask_none, self._mask_none, _num_threads(num_threads))
 
     def _encode_batch(self, texts, allowed, disallowed, num_threads) -> list[list[int]]:
@@ -352,6 +441,7 @@ class Tokenizer:
 
     def encode_single_token(self, text_or_bytes: Union[str, bytes]) -> int:
         """The id of text that is exactly one token (ordinary or special); KeyError otherwise."""
+        self._require_tiktoken("encode_single_token")
         if isinstance(text_or_bytes, str):
             special = self._special_tokens.get(text_or_bytes)
             if special is not None:
@@ -416,14 +506,32 @@ class Tokenizer:
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """Concatenated bytes of ``tokens``; ``KeyError`` for an id not in the vocabulary."""
+        if self._hf is not None:
+            return self.decode(tokens, skip_special_tokens=False).encode("utf-8", "surrogatepass")
         return self._core.decode_bytes(tokens)
 
-    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
-        """Text of ``tokens``; invalid UTF-8 is replaced with U+FFFD (as tiktoken does)."""
+    def decode(
+        self,
+        tokens: Sequence[int],
+        errors: Union[str, bool] = "replace",
+        *,
+        skip_special_tokens: bool = True,
+    ) -> str:
+        """Text of ``tokens``.
+
+        tiktoken encodings: invalid UTF-8 is replaced with U+FFFD (``errors``), as tiktoken does.
+        tokenizer.json files: HF's ``decode(ids, skip_special_tokens)``; a bool second positional
+        argument is read as ``skip_special_tokens``, so HF-style calls work unchanged.
+        """
+        if self._hf is not None:
+            if isinstance(errors, bool):
+                skip_special_tokens = errors
+            return self._hf.pipeline.decode(list(tokens), skip_special_tokens)
         return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """Bytes of one token (ordinary or special); ``KeyError`` if unknown."""
+        self._require_tiktoken("decode_single_token_bytes")
         if isinstance(token, bool) or not hasattr(token, "__index__"):
             raise TypeError(f"token must be int, got {type(token).__name__}")
         return self._core.token_bytes(int(token))
@@ -431,11 +539,102 @@ class Tokenizer:
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
         return [self.decode_single_token_bytes(t) for t in tokens]
 
-    def decode_batch(self, batch: Sequence[Sequence[int]], errors: str = "replace") -> list[str]:
-        return [self.decode(tokens, errors=errors) for tokens in batch]
+    def decode_batch(self, batch: Sequence[Sequence[int]], errors: Union[str, bool] = "replace",
+                     *, skip_special_tokens: bool = True) -> list[str]:
+        return [self.decode(tokens, errors, skip_special_tokens=skip_special_tokens)
+                for tokens in batch]
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]]) -> list[bytes]:
         return [self.decode_bytes(tokens) for tokens in batch]
+
+    # -- HF-style API (tokenizer.json files; the vocabulary methods also serve tiktoken) -------
+
+    def encode_with_offsets(self, text: str, *, add_special_tokens: bool = True):
+        """(ids, offsets): offsets are (start, end) character positions in ``text``, equal to
+        HF's ``Encoding.offsets`` (special tokens get (0, 0))."""
+        self._require_hf("encode_with_offsets")
+        return self._hf.encode_with_offsets(text, add_special_tokens)
+
+    def encode_full(self, text: str, pair: Optional[str] = None, *, add_special_tokens: bool = True):
+        """Everything HF's ``Encoding`` holds (ids, type_ids, tokens, offsets, attention_mask,
+        special_tokens_mask, overflowing), from the reference pipeline."""
+        self._require_hf("encode_full")
+        return self._hf.encode_full(text, pair, add_special_tokens)
+
+    def normalize_str(self, text: str) -> str:
+        self._require_hf("normalize_str")
+        return self._hf.pipeline.normalize_str(text)
+
+    def pre_tokenize_str(self, text: str):
+        self._require_hf("pre_tokenize_str")
+        return self._hf.pipeline.pre_tokenize_str(text)
+
+    def token_to_id(self, token: str) -> Optional[int]:
+        if self._hf is not None:
+            return self._hf.pipeline.token_to_id(token)
+        try:
+            return self.encode_single_token(token)
+        except KeyError:
+            return None
+
+    def id_to_token(self, token_id: int) -> Optional[str]:
+        if self._hf is not None:
+            return self._hf.pipeline.id_to_token(token_id)
+        try:
+            return self.decode_single_token_bytes(token_id).decode("utf-8", "replace")
+        except KeyError:
+            return None
+
+    def get_vocab_size(self, with_added_tokens: bool = True) -> int:
+        if self._hf is not None:
+            return self._hf.pipeline.get_vocab_size(with_added_tokens)
+        return self._core.n_ranks + (len(self._special_tokens) if with_added_tokens else 0)
+
+    def get_vocab(self, with_added_tokens: bool = True) -> dict[str, int]:
+        self._require_hf("get_vocab")
+        return self._hf.pipeline.get_vocab(with_added_tokens)
+
+    @property
+    def truncation(self) -> Optional[dict]:
+        """The truncation settings (HF's dict shape), or None."""
+        return None if self._hf is None else self._hf.truncation
+
+    @property
+    def padding(self) -> Optional[dict]:
+        """The padding settings (HF's dict shape), or None."""
+        return None if self._hf is None else self._hf.padding
+
+    # Settings changes swap in a new immutable engine in one assignment, so a thread encoding
+    # concurrently sees either the old or the new settings, never a mixture.
+
+    def enable_truncation(self, max_length: int, stride: int = 0,
+                          strategy: str = "longest_first", direction: str = "right") -> None:
+        self._require_hf("enable_truncation")
+        if not isinstance(max_length, int) or max_length < 0:
+            raise ValueError(f"max_length must be a non-negative int, not {max_length!r}")
+        self._hf = self._hf.replace_pipeline(
+            self._hf.pipeline.with_truncation(max_length, stride, strategy, direction))
+
+    def no_truncation(self) -> None:
+        self._require_hf("no_truncation")
+        self._hf = self._hf.replace_pipeline(self._hf.pipeline.without_truncation())
+
+    def enable_padding(self, direction: str = "right", pad_id: int = 0, pad_type_id: int = 0,
+                       pad_token: str = "[PAD]", length: Optional[int] = None,
+                       pad_to_multiple_of: Optional[int] = None) -> None:
+        self._require_hf("enable_padding")
+        self._hf = self._hf.replace_pipeline(self._hf.pipeline.with_padding(
+            direction, pad_id, pad_type_id, pad_token, length, pad_to_multiple_of))
+
+    def no_padding(self) -> None:
+        self._require_hf("no_padding")
+        self._hf = self._hf.replace_pipeline(self._hf.pipeline.without_padding())
+
+
+def _rebuild_hf(name, json_text, backend, settings) -> Tokenizer:
+    if backend == "native" and "native" not in _backend.available_backends():
+        backend = None
+    return Tokenizer._from_hf_json(name, json_text, backend, settings)
 
 
 def _rebuild(name, rank_data, pattern, special_tokens, backend) -> Tokenizer:

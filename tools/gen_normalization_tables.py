@@ -12,7 +12,7 @@ data holds the one-level mappings of UnicodeData.txt so the reference reads like
 Derived facts the native fast path relies on are checked here, so a future UCD that breaks one
 fails loudly at generation time instead of producing wrong output.
 
-Usage: python tools/gen_normalization_tables.py [UCD_DIR]   (default: ../shared/unicode)
+Usage: python tools/gen_normalization_tables.py [UCD_DIR]   (default: tools/ucd-15.0.0)
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def hangul_decompose(cp: int) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("ucd", nargs="?", default=str(REPO.parent / "shared" / "unicode"))
+    ap.add_argument("ucd", nargs="?", default=str(REPO / "tools" / "ucd-15.0.0"))
     args = ap.parse_args()
     ucd = Path(args.ucd)
     version = ucd_version(ucd / "DerivedNormalizationProps.txt")

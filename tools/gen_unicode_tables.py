@@ -4,7 +4,7 @@
 Inputs (generator-time only, never runtime dependencies):
   * general categories: the `unicodedata2` package, which must be version 16.0.0 (the Unicode
     version that tiktoken 0.14's Rust regex follows: U+1C89 is a letter, U+0C5C is not yet);
-  * White_Space: PropList.txt of the UCD in ../shared/unicode (15.0.0; the White_Space set is
+  * White_Space: PropList.txt of the UCD in tools/ucd-15.0.0 (15.0.0; the White_Space set is
     identical in 16.0.0, and tests/test_pretokenize.py checks it against tiktoken).
 
 Outputs:
@@ -35,7 +35,7 @@ WHITE_SPACE_BIT = 0x20
 
 LICENSE = (
     "Derived from the Unicode Character Database, Copyright (c) Unicode, Inc., distributed under the\n"
-    "Unicode, Inc. License Agreement - Data Files and Software (see /work/shared/unicode/COPYRIGHT,\n"
+    "Unicode, Inc. License Agreement - Data Files and Software (see tools/ucd-15.0.0/COPYRIGHT,\n"
     "https://www.unicode.org/license.txt)."
 )
 
@@ -67,7 +67,7 @@ def ranges_of(cps: list[int]) -> list[tuple[int, int]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ucd", default=os.path.join(ROOT, "..", "shared", "unicode"))
+    ap.add_argument("--ucd", default=os.path.join(ROOT, "tools", "ucd-15.0.0"))
     args = ap.parse_args()
     import unicodedata2
 

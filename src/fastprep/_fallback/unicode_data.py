@@ -5,7 +5,7 @@ UCD 15.0.0, unchanged in 16.0.0) as inclusive code-point ranges; the same data a
 cpp/src/unicode_tables.inc, so the pure-Python pre-tokenizer agrees with the native lexers.
 
 Derived from the Unicode Character Database, Copyright (c) Unicode, Inc., distributed under the
-Unicode, Inc. License Agreement - Data Files and Software (see /work/shared/unicode/COPYRIGHT,
+Unicode, Inc. License Agreement - Data Files and Software (see tools/ucd-15.0.0/COPYRIGHT,
 https://www.unicode.org/license.txt).
 """
 

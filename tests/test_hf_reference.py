@@ -476,6 +476,18 @@ def test_bert_pretokenizer_classes():
     assert ref.pre_tokenize_str(text) == pre_tokenizers.BertPreTokenizer().pre_tokenize_str(text)
 
 
+@pytest.mark.parametrize("i, pattern", list(enumerate([
+    r"\w+", r"\W+", r"\b", r"[\w-]+", r"[^\w\s]+", r"\w+|[^\w\s]+", r"\h+", r"\p{L}+|\p{N}",
+    r"\s+(?!\S)|\s+", r"[\p{P}\p{S}]+$"])))
+def test_oniguruma_classes(i, pattern):
+    """Split regexes: Oniguruma's \\p{..} (Unicode 16.0), \\s, \\w/\\b (its own word class), \\h."""
+    text = " ".join("a" + chr(c) for c in _PROBES[i % 3::3])
+    ref = _wordlevel(pre_tokenizer={"type": "Split", "pattern": {"Regex": pattern},
+                                    "behavior": "Isolated", "invert": False})
+    hf = pre_tokenizers.Split(Regex(pattern), "isolated")
+    assert ref.pre_tokenize_str(text) == hf.pre_tokenize_str(text)
+
+
 @pytest.mark.parametrize("form", ["NFC", "NFD", "NFKC", "NFKD"])
 def test_unicode_normalization_version(form):
     """Unicode 9.0 normalization (unicode-normalization-alignments), each code point after a

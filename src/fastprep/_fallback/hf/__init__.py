@@ -47,10 +47,15 @@ byte->char conversion exactly, including its two odd paths (a range starting at 
 text stays in bytes; byte_fallback with a continuing_subword_prefix/end_of_word_suffix counts
 the affix bytes, so later offsets run past the word and are reported raw).
 
-Known gaps (raise or differ, never silently in the tested paths): Oniguruma-only syntax in
-Split/Replace patterns (``\\h``, ``\\w``/``\\b`` use the ``regex`` package's Unicode data,
-Ruby's ``(?m)`` meaning dot-all) is passed to the ``regex`` package as written; Unigram,
-Precompiled, CTC and UnicodeScripts raise UnsupportedError.
+Oniguruma escapes whose meaning differs from the ``regex`` package's are spelled out:
+``\\w``/``\\W``/``\\b``/``\\B`` use Oniguruma's word class (Rust-regex ``\\w`` without
+Join_Control, plus U+00B2 U+00B3 U+00B9 U+00BC-U+00BE outside brackets -- found by probing),
+``\\h``/``\\H`` are hex digits.
+
+Known gaps: script properties (``\\p{Han}``) and POSIX brackets (``[[:alpha:]]``) in
+Split/Replace patterns use the ``regex`` package's own Unicode data, and Ruby's ``(?m)``
+(dot-all) is read as Python's multi-line; Unigram, Precompiled, CTC, UnicodeScripts,
+FixedLength and the ByteLevel normalizer raise UnsupportedError.
 """
 from __future__ import annotations
 

@@ -120,6 +120,10 @@ def is_word_16(ch: str) -> bool:
     return ord(ch) in _set("WORD_16")
 
 
+def word_ranges_16():
+    return _parse_ranges(_t.WORD_16)
+
+
 @functools.lru_cache(maxsize=None)
 def word_class_16() -> str:
     """``\\w`` (Rust regex, Unicode 16.0) as the body of a ``regex`` character class."""

@@ -25,9 +25,65 @@ from .normalized import (
 @functools.lru_cache(maxsize=256)
 def onig_regex(pattern: str):
     """An Oniguruma (Ruby syntax) pattern for the ``regex`` package: ``\\p{..}``, ``\\s`` and
-    ``\\d`` become explicit Unicode 16.0 classes (Oniguruma 6.9.10 follows 16.0, the same tables
-    as fastprep._fallback.pretokenize); ``^``/``$`` are line anchors as in Ruby."""
-    return regex.compile(_pretok.translate_pattern("(?m)" + pattern))
+    ``\\d`` become explicit Unicode 16.0 classes (Oniguruma follows 16.0, the same tables as
+    fastprep._fallback.pretokenize); ``\\w``/``\\W``/``\\b``/``\\B`` use Oniguruma's word class
+    and ``\\h``/``\\H`` its hex digits (see :func:`_onig_escapes`); ``^``/``$`` are line anchors
+    as in Ruby."""
+    return regex.compile(_pretok.translate_pattern("(?m)" + _onig_escapes(pattern)))
+
+
+@functools.lru_cache(maxsize=None)
+def _onig_word_ranges(in_class: bool):
+    """Oniguruma's ``\\w``, found by probing tokenizers' Split: the Rust-regex word class
+    (Alphabetic, M, Nd, Pc; Unicode 16.0) without Join_Control (U+200C, U+200D); outside a
+    bracket class also the Latin-1 digits and fractions (U+00B2 U+00B3 U+00B9 U+00BC-U+00BE)
+    that its single-byte table marks as word characters."""
+    cps = set()
+    for lo, hi in U.word_ranges_16():
+        cps.update(range(lo, hi + 1))
+    cps -= {0x200C, 0x200D}
+    if not in_class:
+        cps |= {0xB2, 0xB3, 0xB9, 0xBC, 0xBD, 0xBE}
+    return _pretok._merge((c, c) for c in cps)
+
+
+def _onig_escapes(pat: str) -> str:
+    """Spell out the Oniguruma escapes whose meaning differs from the ``regex`` package's."""
+    if "\\" not in pat:
+        return pat
+    hexd, non_hex = "0-9a-fA-F", _pretok._class_body(_pretok._complement(
+        [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)]))
+    bodies = {}
+    for inside in (False, True):
+        ranges = _onig_word_ranges(inside)
+        bodies[inside] = {"w": _pretok._class_body(ranges), "h": hexd, "H": non_hex,
+                          "W": _pretok._class_body(_pretok._complement(ranges))}
+    word = bodies[False]["w"]
+    out, i, n, in_class, class_start = [], 0, len(pat), False, -1
+    while i < n:
+        ch = pat[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pat[i + 1]
+            body = bodies[in_class].get(nxt)
+            if body is not None:
+                out.append(body if in_class else f"[{body}]")
+            elif nxt in "bB" and not in_class:
+                w = f"[{word}]"
+                out.append(f"(?:(?<={w})(?!{w})|(?<!{w})(?={w}))" if nxt == "b"
+                           else f"(?:(?<={w})(?={w})|(?<!{w})(?!{w}))")
+            else:
+                out.append(pat[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and i != class_start:
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            class_start = i + 1 + (pat[i + 1:i + 2] == "^")
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _pattern_from_json(obj, owner: str):

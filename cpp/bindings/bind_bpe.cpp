@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "errors.h"
 #include "fastprep/bpe.h"
+#include "fastprep/pack.h"
 #include "fastprep/pretokenize.h"
 
 namespace py = pybind11;
@@ -51,6 +53,75 @@ py::array_t<uint32_t> to_numpy(std::vector<uint32_t>&& ids) {
   py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<uint32_t>*>(p); });
   return py::array_t<uint32_t>({static_cast<py::ssize_t>(owned->size())}, {sizeof(uint32_t)},
                                owned->data(), owner);
+}
+
+template <typename T>
+py::array_t<T> owned_array(std::vector<T>&& data, std::vector<py::ssize_t> shape) {
+  auto* owned = new std::vector<T>(std::move(data));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, owned->data(), owner);
+}
+
+// Tokenized rows as int32 spans for the packing kernels (ids are ranks < 2^31, checked at load).
+std::vector<pack::IdSpan> spans_of(const std::vector<std::vector<uint32_t>>& rows) {
+  std::vector<pack::IdSpan> spans(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    spans[i].data = rows[i].data();
+    spans[i].length = static_cast<int64_t>(rows[i].size());
+    spans[i].width = pack::IdWidth::k32;
+  }
+  return spans;
+}
+
+template <typename Out>
+py::dict pack_rows(const std::vector<std::vector<uint32_t>>& rows, bool varlen,
+                   const pack::PaddedOptions& padded, Status* status) {
+  std::vector<pack::IdSpan> spans = spans_of(rows);
+  const int64_t batch = static_cast<int64_t>(rows.size());
+  py::dict out;
+  if (varlen) {
+    pack::VarlenOptions options;
+    options.max_length = padded.max_length;
+    options.truncation_side = padded.truncation_side;
+    int64_t total = 0, max_seqlen = 0;
+    std::vector<Out> ids, positions;
+    std::vector<int32_t> cu(static_cast<size_t>(batch) + 1);
+    {
+      py::gil_scoped_release release;
+      *status = pack::varlen_sizes(spans.data(), batch, options, &total, &max_seqlen);
+      if (status->ok()) {
+        ids.resize(static_cast<size_t>(total));
+        positions.resize(static_cast<size_t>(total));
+        *status = pack::fill_varlen<Out>(spans.data(), batch, options, ids.data(), cu.data(),
+                                         positions.data());
+      }
+    }
+    if (!status->ok()) return out;
+    out["input_ids"] = owned_array(std::move(ids), {total});
+    out["cu_seqlens"] = owned_array(std::move(cu), {batch + 1});
+    out["position_ids"] = owned_array(std::move(positions), {total});
+    out["max_seqlen"] = py::int_(max_seqlen);
+    return out;
+  }
+  int64_t width = 0;
+  std::vector<Out> ids, mask, positions;
+  {
+    py::gil_scoped_release release;
+    *status = pack::padded_width(spans.data(), batch, padded, &width);
+    if (status->ok()) {
+      const size_t n = static_cast<size_t>(batch * width);
+      ids.resize(n);
+      mask.resize(n);
+      positions.resize(n);
+      *status = pack::fill_padded<Out>(spans.data(), batch, padded, width, ids.data(), mask.data(),
+                                       positions.data());
+    }
+  }
+  if (!status->ok()) return out;
+  out["input_ids"] = owned_array(std::move(ids), {batch, width});
+  out["attention_mask"] = owned_array(std::move(mask), {batch, width});
+  out["position_ids"] = owned_array(std::move(positions), {batch, width});
+  return out;
 }
 
 std::vector<uint8_t> to_mask(const py::bytes& mask, size_t n_specials) {
@@ -152,6 +223,8 @@ class PyBpeEncoder {
     raise_if_error(status);
     if (encoder_->ranks().size() == 0) throw py::value_error("rank file holds no tokens");
     n_specials_ = encoder_->specials().size();
+    max_id_ = encoder_->ranks().max_rank();
+    for (const SpecialToken& special : encoder_->specials()) max_id_ = std::max(max_id_, special.id);
   }
 
   bool has_lexer() const { return encoder_->kind() != PreTokenizerKind::kNone; }
@@ -250,6 +323,54 @@ class PyBpeEncoder {
     return std::move(out);
   }
 
+  // Tokenize a batch and pack it into model inputs (padded or varlen) in one native call; the
+  // GIL is released for the tokenization and for the packing. Returns the arrays as a dict, or
+  // (text index, special index) when a text holds a disallowed special token.
+  py::object encode_batch_packed(const py::sequence& texts, const py::bytes& allowed,
+                                 const py::bytes& disallowed, size_t num_threads, bool varlen,
+                                 int64_t pad_id, bool pad_left, int64_t max_length,
+                                 bool truncate_left, int64_t pad_to_multiple_of, bool wide) const {
+    if (texts.size() == 0) throw py::value_error("empty batch");
+    if (max_id_ > 0x7FFFFFFFu) {
+      throw py::value_error("this vocabulary has ids >= 2**31, which packing does not support");
+    }
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (py::handle text : texts) views.push_back(utf8_view(text));
+    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
+    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
+    std::vector<std::vector<uint32_t>> rows;
+    Status status;
+    bool found = false;
+    size_t text_index = 0, special_index = 0;
+    {
+      py::gil_scoped_release release;
+      if (any_set(disallowed_mask)) {
+        for (size_t i = 0; i < views.size() && !found; ++i) {
+          size_t offset = 0;
+          if (encoder_->FindSpecial(views[i], disallowed_mask, &special_index, &offset)) {
+            found = true;
+            text_index = i;
+          }
+        }
+      }
+      if (!found) status = encoder_->EncodeBatch(views, allowed_mask, &rows, num_threads);
+    }
+    if (found) return py::make_tuple(text_index, special_index);
+    raise_if_error(status);
+    pack::PaddedOptions options;
+    options.pad_id = pad_id;
+    options.pad_side = pad_left ? pack::Side::kLeft : pack::Side::kRight;
+    options.max_length = max_length;
+    options.truncation_side = truncate_left ? pack::Side::kLeft : pack::Side::kRight;
+    options.pad_to_multiple_of = pad_to_multiple_of;
+    options.max_threads = num_threads;
+    py::dict out = wide ? pack_rows<int64_t>(rows, varlen, options, &status)
+                        : pack_rows<int32_t>(rows, varlen, options, &status);
+    raise_if_error(status);
+    return std::move(out);
+  }
+
   // General path: pieces already split by the Python regex engine.
   py::list encode_pieces(const py::sequence& pieces) const {
     std::string joined;
@@ -308,6 +429,7 @@ class PyBpeEncoder {
  private:
   std::unique_ptr<BpeEncoder> encoder_;
   size_t n_specials_ = 0;
+  uint32_t max_id_ = 0;
 };
 
 }  // namespace
@@ -336,6 +458,12 @@ void bind_bpe(py::module_& m) {
            py::arg("disallowed"), py::arg("num_threads") = 0,
            "Encode many texts on the native thread pool with the GIL released. Returns "
            "(text index, special index) instead if a text holds a disallowed special.")
+      .def("encode_batch_packed", &PyBpeEncoder::encode_batch_packed, py::arg("texts"),
+           py::arg("allowed"), py::arg("disallowed"), py::arg("num_threads"), py::arg("varlen"),
+           py::arg("pad_id"), py::arg("pad_left"), py::arg("max_length"), py::arg("truncate_left"),
+           py::arg("pad_to_multiple_of"), py::arg("wide"),
+           "Tokenize a batch and pack it (padded: input_ids/attention_mask/position_ids [B, L]; "
+           "varlen: input_ids/cu_seqlens/position_ids/max_seqlen) in one call.")
       .def("encode_pieces", &PyBpeEncoder::encode_pieces, py::arg("pieces"),
            "BPE-encode pre-split pieces (the general pre-tokenizer path).")
       .def("decode_bytes", &PyBpeEncoder::decode_bytes, py::arg("ids"),

@@ -6,7 +6,7 @@ defaults); every loop over text or ids runs in the backend.
 from __future__ import annotations
 
 import os
-from typing import AbstractSet, Collection, Literal, Optional, Sequence, Union
+from typing import AbstractSet, Any, Collection, Literal, Optional, Sequence, Union
 
 from . import _backend
 
@@ -401,13 +401,36 @@ class Tokenizer:
         add_special_tokens: bool = True,
         allowed_special: AllowedSpecial = _NO_SPECIALS,
         disallowed_special: DisallowedSpecial = "all",
-    ) -> list[list[int]]:
+        layout: Optional[str] = None,
+        padding: Any = None,
+        truncation: Any = None,
+        max_length: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        return_tensors: Optional[str] = None,
+        **feature_options: Any,
+    ):
         """Encodes many texts on the native thread pool (GIL released for the whole batch).
 
         ``num_threads=None`` uses every core. For tokenizer.json files the items may also be
         (text, pair) tuples, and padding with no fixed length pads to the longest in the batch,
         as HF's ``encode_batch`` does.
+
+        With ``layout="padded" | "varlen"``, ``padding``, ``truncation`` or
+        ``return_tensors="np"``, returns model inputs as NumPy arrays instead (see
+        :meth:`__call__`): tokenization and packing without a Python loop.
         """
+        if layout is not None or padding is not None or return_tensors is not None or \
+                truncation is not None or feature_options:
+            from .features import batch_features
+
+            return batch_features(
+                self, texts, add_special_tokens=add_special_tokens,
+                padding="longest" if padding is None else padding,
+                truncation=False if truncation is None else truncation, max_length=max_length,
+                pad_to_multiple_of=pad_to_multiple_of, layout=layout or "padded",
+                num_threads=num_threads, return_tensors=return_tensors or "np",
+                allowed_special=allowed_special, disallowed_special=disallowed_special,
+                **feature_options)
         if self._hf is not None:
             if isinstance(texts, str):
                 raise TypeError("encode_batch expects a sequence of str, not a single str")
@@ -548,6 +571,50 @@ class Tokenizer:
         return [self.decode_bytes(tokens) for tokens in batch]
 
     # -- HF-style API (tokenizer.json files; the vocabulary methods also serve tiktoken) -------
+
+    def __call__(
+        self,
+        text: Union[str, Sequence[str]],
+        text_pair: Union[str, Sequence[str], None] = None,
+        *,
+        add_special_tokens: bool = True,
+        padding: Any = True,
+        truncation: Any = False,
+        max_length: Optional[int] = None,
+        pad_to_multiple_of: Optional[int] = None,
+        return_attention_mask: bool = True,
+        return_token_type_ids: Optional[bool] = None,
+        return_position_ids: bool = False,
+        return_tensors: str = "np",
+        layout: str = "padded",
+        pad_id: Optional[int] = None,
+        padding_side: Optional[str] = None,
+        truncation_side: str = "right",
+        dtype: Any = None,
+        num_threads: Optional[int] = None,
+    ) -> dict:
+        """Tokenize and pack in HF's style: returns ``{"input_ids": [B, L], "attention_mask":
+        [B, L], ...}`` as NumPy arrays (int64 unless ``dtype=np.int32``).
+
+        ``padding``: True/"longest" (to the longest row, rounded up to ``pad_to_multiple_of``),
+        "max_length", or False (rows must then have equal lengths, or use ``layout="varlen"``).
+        ``truncation``: True/"longest_first"/"only_first"/"only_second" with ``max_length``,
+        counting the special tokens as HF does. ``layout="varlen"`` returns flash-attention's
+        ``input_ids [T]``, ``cu_seqlens [B+1]``, ``position_ids [T]`` and ``max_seqlen``.
+        ``pad_id`` and ``padding_side`` default to the tokenizer.json's padding settings, else
+        0 and "right". ``token_type_ids`` are returned by default for BERT-style templates.
+        For tokenizer.json files the arrays equal HF's ``encode_batch`` with the same
+        ``enable_truncation``/``enable_padding`` settings.
+        """
+        from .features import batch_features
+
+        return batch_features(
+            self, text, text_pair, add_special_tokens=add_special_tokens, padding=padding,
+            truncation=truncation, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
+            layout=layout, return_attention_mask=return_attention_mask,
+            return_token_type_ids=return_token_type_ids, return_position_ids=return_position_ids,
+            pad_id=pad_id, padding_side=padding_side, truncation_side=truncation_side,
+            dtype=dtype, num_threads=num_threads, return_tensors=return_tensors)
 
     def encode_with_offsets(self, text: str, *, add_special_tokens: bool = True):
         """(ids, offsets): offsets are (start, end) character positions in ``text``, equal to

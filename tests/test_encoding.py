@@ -399,3 +399,46 @@ print(fastprep.get_encoding("cl100k_base").encode("hello world"))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[15339, 1917]"
+
+
+BAD_UTF8 = [b"\xff", b"ok\x80", b"\xc3", b"a\xed\xa0\x80b", b"\xf4\x90\x80\x80", b"\xe0\x80\x80",
+            b"good \xe6\x97\xa5\xe6\x9c", b"\xc0\xaf"]
+
+
+def test_bytes_input(backend):
+    enc = fastprep.get_encoding("cl100k_base", backend=backend)
+    for text in ["hello world", "日本語 😀", "", "<|endoftext|> x"]:
+        data = text.encode()
+        assert enc.encode(data, disallowed_special=()) == enc.encode(text, disallowed_special=())
+        assert enc.encode_ordinary(data) == enc.encode_ordinary(text)
+    assert enc.encode_batch([b"a b", "c"]) == [enc.encode("a b"), enc.encode("c")]
+    for data in BAD_UTF8:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            offset = exc.start
+        with pytest.raises(ValueError, match=f"invalid UTF-8 at byte offset {offset}"):
+            enc.encode(data)
+        with pytest.raises(ValueError, match=f"byte offset {offset}"):
+            enc.encode_ordinary(data)
+        with pytest.raises(ValueError, match="invalid UTF-8"):
+            enc.encode_batch(["fine", data])
+        replaced = data.decode("utf-8", "replace")
+        assert enc.encode(data, errors="replace") == enc.encode(replaced)
+        assert enc.encode_ordinary(data, errors="replace") == enc.encode_ordinary(replaced)
+
+
+@given(data=st.binary(max_size=64))
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_bytes_never_crash(data):
+    for backend in fastprep.available_backends():
+        enc = fastprep.get_encoding("o200k_base", backend=backend)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            with pytest.raises(ValueError, match="invalid UTF-8"):
+                enc.encode_ordinary(data)
+        else:
+            assert enc.encode_ordinary(data) == enc.encode_ordinary(text)
+        assert enc.encode_ordinary(data, errors="replace") == enc.encode_ordinary(
+            data.decode("utf-8", "replace"))

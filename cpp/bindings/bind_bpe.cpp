@@ -15,17 +15,29 @@
 #include "fastprep/bpe.h"
 #include "fastprep/pack.h"
 #include "fastprep/pretokenize.h"
+#include "fastprep/utf8.h"
 
 namespace py = pybind11;
 
 namespace fastprep::bindings {
 namespace {
 
-// UTF-8 view of a Python str (cached inside the str object, so no copy). Lone surrogates raise
+// UTF-8 view of a Python str (cached inside the str object, so no copy) or of bytes (validated
+// here: invalid UTF-8 raises ValueError naming the byte offset). Lone surrogates in a str raise
 // UnicodeEncodeError, which the Python layer turns into tiktoken's replacement behaviour.
 std::string_view utf8_view(py::handle text) {
+  if (PyBytes_Check(text.ptr())) {
+    const char* data = PyBytes_AS_STRING(text.ptr());
+    const size_t size = static_cast<size_t>(PyBytes_GET_SIZE(text.ptr()));
+    const size_t valid = Utf8ValidPrefix(reinterpret_cast<const uint8_t*>(data), size);
+    if (valid != size) {
+      throw py::value_error("invalid UTF-8 at byte offset " + std::to_string(valid) +
+                            " (pass errors=\"replace\" to substitute U+FFFD)");
+    }
+    return std::string_view(data, size);
+  }
   if (!PyUnicode_Check(text.ptr())) {
-    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
+    throw py::type_error(std::string("expected str or bytes, got ") + Py_TYPE(text.ptr())->tp_name);
   }
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);

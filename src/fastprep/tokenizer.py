@@ -23,6 +23,21 @@ def _fix_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def _decode_input(data: bytes, errors: str) -> str:
+    """bytes input for the paths that work on str: strict UTF-8 (ValueError with the byte
+    offset, the same message the native path gives) or U+FFFD replacement."""
+    if errors == "replace":
+        return data.decode("utf-8", "replace")
+    if errors != "strict":
+        raise ValueError(f"errors must be 'strict' or 'replace', not {errors!r}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"invalid UTF-8 at byte offset {exc.start} (pass errors=\"replace\" to substitute U+FFFD)"
+        ) from None
+
+
 def _raise_disallowed(token: str) -> None:
     raise ValueError(
         f"Encountered text corresponding to disallowed special token {token!r}.\n"
@@ -290,8 +305,15 @@ class Tokenizer:
 
     # -- encoding -----------------------------------------------------------------------------
 
-    def encode_ordinary(self, text: str) -> list[int]:
-        """Ids of ``text``, treating special-token text as ordinary text."""
+    def encode_ordinary(self, text: Union[str, bytes], *, errors: str = "strict") -> list[int]:
+        """Ids of ``text``, treating special-token text as ordinary text.
+
+        ``text`` may be ``str`` or UTF-8 ``bytes``; invalid UTF-8 raises ``ValueError`` naming the
+        byte offset, or is replaced by U+FFFD with ``errors="replace"``.
+        """
+        if text.__class__ is bytes and (errors != "strict" or self._general is not None
+                                        or self._hf is not None):
+            text = _decode_input(text, errors)
         if self._hf is not None:
             return self._hf.encode(text, None, False)
         if self._general is None:
@@ -309,8 +331,10 @@ class Tokenizer:
         add_special_tokens: bool = True,
         allowed_special: AllowedSpecial = _NO_SPECIALS,
         disallowed_special: DisallowedSpecial = "all",
+        errors: str = "strict",
     ) -> list[int]:
-        """Ids of ``text``.
+        """Ids of ``text`` (``str``, or UTF-8 ``bytes``: invalid UTF-8 raises ``ValueError`` with
+        the byte offset, or becomes U+FFFD with ``errors="replace"``).
 
         tiktoken encodings: special-token text listed in ``allowed_special`` becomes that token's
         id; text matching a special token in ``disallowed_special`` (default: every special not
@@ -319,6 +343,9 @@ class Tokenizer:
         tokenizer.json files: exactly HF ``tokenizers``' ``encode(text, pair,
         add_special_tokens=...).ids``, with the file's (or the configured) truncation and padding.
         """
+        if text.__class__ is bytes and (errors != "strict" or self._general is not None
+                                        or self._hf is not None):
+            text = _decode_input(text, errors)
         if self._hf is not None:
             return self._hf.encode(text, pair, add_special_tokens)
         if pair is not None:
@@ -361,8 +388,6 @@ class Tokenizer:
             if isinstance(result, int):
                 _raise_disallowed(self._special_texts[result])
             return result
-        if not isinstance(text, str):
-            raise TypeError(f"expected str, got {type(text).__name__}")
         text = self._checked_text(text)
         self._check_disallowed(text, disallowed)
         ids = self._general_encode(text, allowed)
@@ -432,9 +457,10 @@ class Tokenizer:
                 allowed_special=allowed_special, disallowed_special=disallowed_special,
                 **feature_options)
         if self._hf is not None:
-            if isinstance(texts, str):
+            if isinstance(texts, (str, bytes)):
                 raise TypeError("encode_batch expects a sequence of str, not a single str")
-            return self._hf.encode_batch(list(texts), add_special_tokens, _num_threads(num_threads))
+            texts = [_decode_input(t, "strict") if isinstance(t, bytes) else t for t in texts]
+            return self._hf.encode_batch(texts, add_special_tokens, _num_threads(num_threads))
         allowed, disallowed = self._masks(allowed_special, disallowed_special)
         return self._encode_batch(texts, allowed, disallowed, _num_threads(num_threads))
 
@@ -479,6 +505,8 @@ class Tokenizer:
 
     @staticmethod
     def _checked_text(text: str) -> str:
+        if isinstance(text, bytes):
+            return _decode_input(text, "strict")
         if not isinstance(text, str):
             raise TypeError(f"expected str, got {type(text).__name__}")
         try:

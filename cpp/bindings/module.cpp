@@ -9,6 +9,7 @@ void bind_bpe(py::module_& m);
 void bind_pretokenize(py::module_& m);
 void bind_pack(py::module_& m);
 void bind_normalize(py::module_& m);
+void bind_hf_bpe(py::module_& m);
 }  // namespace fastprep::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
   fastprep::bindings::bind_pretokenize(m);
   fastprep::bindings::bind_pack(m);
   fastprep::bindings::bind_normalize(m);
+  fastprep::bindings::bind_hf_bpe(m);
 }

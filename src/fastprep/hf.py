@@ -170,7 +170,22 @@ def _native_encoder(json_obj: dict, pipeline: HfPipeline) -> Optional[Any]:
     return None
 
 
-_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline], Optional[Any]]] = []
+def _byte_level_bpe(json_obj: dict, pipeline: HfPipeline) -> Optional[Any]:
+    from ._hf_native import NativeHfBpe, unsupported_reason
+
+    if unsupported_reason(json_obj) is not None:
+        return None
+    from .errors import UnsupportedError
+
+    try:
+        native = NativeHfBpe(json_obj)
+    except UnsupportedError:
+        return None
+    native._reference = pipeline  # texts it declines go to the same reference pipeline
+    return native
+
+
+_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline], Optional[Any]]] = [_byte_level_bpe]
 
 
 def parse_json(json_text: str) -> dict:

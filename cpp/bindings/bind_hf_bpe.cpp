@@ -1,0 +1,278 @@
+// Python bindings for the native HF tokenizer.json byte-level BPE (fastprep/hf_bpe.h): the JSON
+// pieces are converted with the GIL held, all encoding runs with it released.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "errors.h"
+#include "fastprep/hf_bpe.h"
+#include "fastprep/thread_pool.h"
+
+namespace py = pybind11;
+
+namespace fastprep::bindings {
+namespace {
+
+std::string_view utf8_of(py::handle text) {
+  if (!PyUnicode_Check(text.ptr())) {
+    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (data == nullptr) throw py::error_already_set();
+  return {data, static_cast<size_t>(size)};
+}
+
+py::list ids_list(const std::vector<uint32_t>& ids) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
+  if (list == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PyObject* item = PyLong_FromUnsignedLong(ids[i]);
+    if (item == nullptr) {
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
+py::list offsets_list(const std::vector<uint32_t>& offsets) {
+  const size_t n = offsets.size() / 2;
+  py::list out(n);
+  for (size_t i = 0; i < n; ++i) {
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i),
+                    py::make_tuple(offsets[2 * i], offsets[2 * i + 1]).release().ptr());
+  }
+  return out;
+}
+
+HfPreTokenizer pre_tokenizer_from_name(const std::string& name) {
+  if (name == "whole") return HfPreTokenizer::kWhole;
+  if (name == "gpt2") return HfPreTokenizer::kGpt2;
+  if (name == "deepseek_v3") return HfPreTokenizer::kDeepseekV3;
+  raise_if_error(Status(ErrorCode::kInvalidArgument, "HfBpeEncoder: unknown pre_tokenizer '" + name +
+                                                         "' (expected whole, gpt2 or deepseek_v3)"));
+  return HfPreTokenizer::kWhole;
+}
+
+HfNormalizer normalizer_from_name(const std::string& name) {
+  if (name.empty()) return HfNormalizer::kNone;
+  if (name == "NFC") return HfNormalizer::kNFC;
+  if (name == "NFKC") return HfNormalizer::kNFKC;
+  raise_if_error(Status(ErrorCode::kUnsupported, "HfBpeEncoder: normalizer '" + name + "' is not supported"));
+  return HfNormalizer::kNone;
+}
+
+std::pair<std::string, std::string> merge_from(py::handle item, size_t index) {
+  if (PyUnicode_Check(item.ptr())) {
+    const std::string line(utf8_of(item));
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
+      raise_if_error(Status(ErrorCode::kInvalidArgument,
+                            "HfBpeEncoder: merge " + std::to_string(index + 1) + " is not two tokens: '" + line + "'"));
+    }
+    return {line.substr(0, sp), line.substr(sp + 1)};
+  }
+  py::sequence pair = py::reinterpret_borrow<py::sequence>(item);
+  if (pair.size() != 2) {
+    raise_if_error(Status(ErrorCode::kInvalidArgument,
+                          "HfBpeEncoder: merge " + std::to_string(index + 1) + " is not a pair of tokens"));
+  }
+  return {std::string(utf8_of(pair[0])), std::string(utf8_of(pair[1]))};
+}
+
+class PyHfBpeEncoder {
+ public:
+  PyHfBpeEncoder(const py::dict& vocab, const py::list& merges, const py::list& added_tokens,
+                 const std::string& pre_tokenizer, bool add_prefix_space, const std::string& normalizer,
+                 bool ignore_merges, const py::list& norm_simple) {
+    HfBpeConfig config;
+    config.vocab.reserve(vocab.size());
+    for (auto item : vocab) {
+      config.vocab.emplace_back(std::string(utf8_of(item.first)), item.second.cast<uint32_t>());
+    }
+    config.merges.reserve(merges.size());
+    for (size_t i = 0; i < merges.size(); ++i) config.merges.push_back(merge_from(merges[i], i));
+    for (auto item : added_tokens) {
+      auto t = item.cast<py::tuple>();
+      if (t.size() != 5) throw py::value_error("added token: expected (content, id, normalized, lstrip, rstrip)");
+      HfAddedToken tok;
+      tok.content = std::string(utf8_of(t[0]));
+      tok.id = t[1].cast<uint32_t>();
+      tok.normalized = t[2].cast<bool>();
+      tok.lstrip = t[3].cast<bool>();
+      tok.rstrip = t[4].cast<bool>();
+      config.added.push_back(std::move(tok));
+    }
+    config.pre_tokenizer = pre_tokenizer_from_name(pre_tokenizer);
+    config.add_prefix_space = add_prefix_space;
+    config.normalizer = normalizer_from_name(normalizer);
+    config.ignore_merges = ignore_merges;
+    for (auto item : norm_simple) {
+      auto t = item.cast<py::tuple>();
+      config.norm_simple.emplace_back(t[0].cast<uint32_t>(), std::string(utf8_of(t[1])));
+    }
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = HfBpeEncoder::Create(config, &encoder_);
+    }
+    raise_if_error(st);
+  }
+
+  // (ids, offsets[, words]), or None when the text needs the normalizer (use the reference).
+  py::object encode(py::handle text, bool words) const {
+    const std::string_view utf8 = utf8_of(text);
+    HfEncodeOutput out;
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = encoder_->Encode(utf8, true, words, &out);
+    }
+    if (st.code() == ErrorCode::kUnsupported) return py::none();
+    raise_if_error(st);
+    if (words) return py::make_tuple(ids_list(out.ids), offsets_list(out.offsets), ids_list(out.words));
+    return py::make_tuple(ids_list(out.ids), offsets_list(out.offsets));
+  }
+
+  py::object encode_ids(py::handle text) const {
+    const std::string_view utf8 = utf8_of(text);
+    HfEncodeOutput out;
+    Status st;
+    {
+      py::gil_scoped_release release;
+      st = encoder_->Encode(utf8, false, false, &out);
+    }
+    if (st.code() == ErrorCode::kUnsupported) return py::none();
+    raise_if_error(st);
+    return ids_list(out.ids);
+  }
+
+  py::list encode_batch(const py::list& texts, size_t num_threads, bool with_offsets) const {
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (auto t : texts) views.push_back(utf8_of(t));
+    std::vector<HfEncodeOutput> outs(views.size());
+    std::vector<Status> statuses(views.size());
+    Status st;
+    {
+      py::gil_scoped_release release;
+      // Tasks of ~64 KB keep the pool busy without per-text scheduling cost.
+      std::vector<size_t> starts{0};
+      size_t bytes = 0;
+      for (size_t i = 0; i < views.size(); ++i) {
+        bytes += views[i].size() + 64;
+        if (bytes >= (64u << 10) && i + 1 < views.size()) {
+          starts.push_back(i + 1);
+          bytes = 0;
+        }
+      }
+      starts.push_back(views.size());
+      st = parallel_for(starts.size() - 1, num_threads, [&](size_t task) {
+        for (size_t i = starts[task]; i < starts[task + 1]; ++i) {
+          statuses[i] = encoder_->Encode(views[i], with_offsets, false, &outs[i]);
+        }
+      });
+    }
+    raise_if_error(st);
+    py::list result(views.size());
+    for (size_t i = 0; i < views.size(); ++i) {
+      py::object item;
+      if (statuses[i].code() == ErrorCode::kUnsupported) {
+        item = py::none();
+      } else {
+        raise_if_error(statuses[i]);
+        if (with_offsets) item = py::make_tuple(ids_list(outs[i].ids), offsets_list(outs[i].offsets));
+        else item = ids_list(outs[i].ids);
+      }
+      PyList_SET_ITEM(result.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
+    }
+    return result;
+  }
+
+  py::list encode_word(const py::bytes& word) const {
+    const std::string w = word;
+    std::vector<uint32_t> ids;
+    encoder_->EncodeWord(reinterpret_cast<const uint8_t*>(w.data()), w.size(), &ids);
+    return ids_list(ids);
+  }
+
+  size_t vocab_size() const { return encoder_->vocab_size(); }
+  size_t num_merges() const { return encoder_->num_merges(); }
+
+ private:
+  std::unique_ptr<HfBpeEncoder> encoder_;
+};
+
+py::list split_deepseek(py::handle text) {
+  const std::string_view utf8 = utf8_of(text);
+  std::vector<uint32_t> ends;
+  {
+    py::gil_scoped_release release;
+    split_deepseek_v3(reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size(), &ends);
+  }
+  py::list pieces(ends.size());
+  size_t start = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    PyObject* piece = PyUnicode_DecodeUTF8(utf8.data() + start, static_cast<Py_ssize_t>(ends[i] - start), "strict");
+    if (piece == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(pieces.ptr(), static_cast<Py_ssize_t>(i), piece);
+    start = ends[i];
+  }
+  return pieces;
+}
+
+}  // namespace
+
+void bind_hf_bpe(py::module_& m) {
+  py::class_<PyHfBpeEncoder>(m, "HfBpeEncoder",
+                             "HF tokenizer.json byte-level BPE (added tokens, pre-tokenizer, merges) giving HF's ids\n"
+                             "and character offsets before the post-processor. Immutable and thread-safe.")
+      .def(py::init<const py::dict&, const py::list&, const py::list&, const std::string&, bool, const std::string&,
+                    bool, const py::list&>(),
+           py::arg("vocab"), py::arg("merges"), py::arg("added_tokens"), py::arg("pre_tokenizer"),
+           py::arg("add_prefix_space") = false, py::arg("normalizer") = "", py::arg("ignore_merges") = false,
+           py::arg("norm_simple") = py::list(),
+           "vocab: {token: id} in the ByteLevel alphabet; merges: 'a b' strings or (a, b) pairs (priority =\n"
+           "index); added_tokens: (content, id, normalized, lstrip, rstrip) tuples, content already normalized\n"
+           "for normalized tokens; pre_tokenizer: 'whole' (ByteLevel without regex), 'gpt2' (ByteLevel with its\n"
+           "regex) or 'deepseek_v3'; normalizer: '', 'NFC' or 'NFKC'; norm_simple: (code point, image)\n"
+           "pairs the normalizer replaces independently of their neighbours (see hf_bpe.h).")
+      .def("encode", &PyHfBpeEncoder::encode, py::arg("text"), py::arg("words") = false,
+           "(ids, offsets) -- offsets as (start, end) character offsets -- plus word indices when words=True;\n"
+           "None when the text is not already normal under the normalizer (use the reference).")
+      .def("encode_ids", &PyHfBpeEncoder::encode_ids, py::arg("text"),
+           "Token ids of text, or None when the text needs the normalizer (use the reference).")
+      .def(
+          "encode_batch",
+          [](const PyHfBpeEncoder& self, const py::list& texts, size_t num_threads) {
+            return self.encode_batch(texts, num_threads, true);
+          },
+          py::arg("texts"), py::arg("num_threads") = 0,
+          "encode() of each text on the thread pool with the GIL released (None entries as in encode).")
+      .def(
+          "encode_ids_batch",
+          [](const PyHfBpeEncoder& self, const py::list& texts, size_t num_threads) {
+            return self.encode_batch(texts, num_threads, false);
+          },
+          py::arg("texts"), py::arg("num_threads") = 0,
+          "encode_ids() of each text on the thread pool with the GIL released.")
+      .def("encode_word", &PyHfBpeEncoder::encode_word, py::arg("word"),
+           "The BPE model alone on one pre-token given as raw bytes (for tests).")
+      .def_property_readonly("vocab_size", &PyHfBpeEncoder::vocab_size)
+      .def_property_readonly("num_merges", &PyHfBpeEncoder::num_merges);
+  m.def("hf_split_deepseek_v3", &split_deepseek, py::arg("text"),
+        "Pieces of deepseek_v3.json's three Split pre-tokenizers (hand-written lexer), for tests.");
+  m.def(
+      "hf_deepseek_split_patterns_match",
+      [](const std::vector<std::string>& patterns) { return deepseek_split_patterns_match(patterns); },
+      py::arg("patterns"), "Whether these Split regexes are exactly deepseek_v3.json's three.");
+}
+
+}  // namespace fastprep::bindings

@@ -1,0 +1,998 @@
+// HF tokenizer.json byte-level BPE: added-token split, pre-tokenizers (GPT-2 regex, deepseek_v3's
+// three Split regexes), merges-based BPE on raw bytes, and HF's character offsets.
+//
+// Semantics follow src/fastprep/_fallback/hf/ (the readable specification):
+// - BPE: the pair with the lowest merge index merges first, ties go to the leftmost pair, a pair
+//   merges only if listed (HF's heap with stale-entry checks gives exactly this order, because a
+//   merge's result id fixes the bytes it spans, so a stale entry can never pass the check).
+// - A whole pre-token that is a vocabulary token is emitted directly only when BPE would produce
+//   that token anyway (checked once per token at load), or always under ignore_merges.
+// - Added tokens: non-normalized ones are found leftmost-longest on the raw text, normalized ones
+//   on each remaining piece after the normalizer; lstrip/rstrip widen a match over White_Space.
+#include "fastprep/hf_bpe.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <unordered_map>
+
+#include "fastprep/normalize.h"
+#include "fastprep/pretokenize.h"
+#include "fastprep/unicode.h"
+
+namespace fastprep {
+
+// ---------------------------------------------------------------------------------------------
+// ByteLevel alphabet (GPT-2 bytes_to_unicode)
+
+namespace {
+
+struct ByteLevelTables {
+  uint32_t to_char[256];
+  int16_t to_byte[324];  // code points < 324 cover the whole alphabet
+};
+
+constexpr bool printable_byte(int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); }
+
+constexpr ByteLevelTables make_byte_level_tables() {
+  ByteLevelTables t{};
+  for (int i = 0; i < 324; ++i) t.to_byte[i] = -1;
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const uint32_t c = printable_byte(b) ? static_cast<uint32_t>(b) : static_cast<uint32_t>(256 + extra++);
+    t.to_char[b] = c;
+    t.to_byte[c] = static_cast<int16_t>(b);
+  }
+  return t;
+}
+
+constexpr ByteLevelTables kByteLevel = make_byte_level_tables();
+
+}  // namespace
+
+uint32_t byte_level_char(uint8_t byte) { return kByteLevel.to_char[byte]; }
+
+int byte_level_byte(uint32_t cp) { return cp < 324 ? kByteLevel.to_byte[cp] : -1; }
+
+namespace {
+
+// Strict UTF-8 decode of one code point at s[i] (i < n); false on a malformed sequence.
+bool decode_strict(const std::string& s, size_t* i, uint32_t* cp) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const size_t n = s.size();
+  const uint8_t b0 = p[*i];
+  size_t len = b0 < 0x80 ? 1 : (b0 >> 5) == 6 ? 2 : (b0 >> 4) == 14 ? 3 : (b0 >> 3) == 30 ? 4 : 0;
+  if (len == 0 || *i + len > n) return false;
+  uint32_t c = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+  for (size_t k = 1; k < len; ++k) {
+    if ((p[*i + k] & 0xC0) != 0x80) return false;
+    c = (c << 6) | (p[*i + k] & 0x3F);
+  }
+  *i += len;
+  *cp = c;
+  return true;
+}
+
+// A vocabulary string in the ByteLevel alphabet -> its raw bytes; false if any character is
+// outside the alphabet (such a token can never come out of byte-level input).
+bool byte_level_decode(const std::string& token, std::string* bytes) {
+  bytes->clear();
+  size_t i = 0;
+  while (i < token.size()) {
+    uint32_t cp;
+    if (!decode_strict(token, &i, &cp)) return false;
+    const int b = byte_level_byte(cp);
+    if (b < 0) return false;
+    bytes->push_back(static_cast<char>(b));
+  }
+  return true;
+}
+
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 32;
+  x *= 0xD6E8FEB86659FD93ULL;
+  x ^= x >> 32;
+  return x;
+}
+
+uint64_t hash_bytes(const uint8_t* p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) h = mix64(h ^ load_u64(p + i)) * 0x9E3779B97F4A7C15ULL;
+  uint64_t tail = 0;
+  for (size_t k = 0; i + k < n; ++k) tail |= static_cast<uint64_t>(p[i + k]) << (8 * k);
+  return mix64(h ^ tail ^ 0xA0761D6478BD642FULL);
+}
+
+// Open-addressing map from a 64-bit key (never ~0) to a 64-bit value; linear probing.
+class U64Map {
+ public:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  bool empty() const { return keys_.empty(); }
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    keys_.assign(cap, kEmpty);
+    values_.assign(cap, 0);
+    mask_ = cap - 1;
+  }
+  // Inserts or overwrites.
+  void put(uint64_t key, uint64_t value) {
+    size_t i = mix64(key) & mask_;
+    while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask_;
+    keys_[i] = key;
+    values_[i] = value;
+  }
+  bool get(uint64_t key, uint64_t* value) const {
+    size_t i = mix64(key) & mask_;
+    while (true) {
+      const uint64_t k = keys_[i];
+      if (k == key) {
+        *value = values_[i];
+        return true;
+      }
+      if (k == kEmpty) return false;
+      i = (i + 1) & mask_;
+    }
+  }
+
+ private:
+  std::vector<uint64_t> keys_;
+  std::vector<uint64_t> values_;
+  size_t mask_ = 0;
+};
+
+constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
+constexpr uint32_t kNoId = std::numeric_limits<uint32_t>::max();
+
+// (left id, right id) -> (merge index, result id).
+class PairTable {
+ public:
+  void reserve(size_t n) { map_.reserve(n); }
+  void put(uint32_t a, uint32_t b, uint32_t rank, uint32_t new_id) {
+    map_.put(key(a, b), (static_cast<uint64_t>(rank) << 32) | new_id);
+  }
+  // Merge index of the pair (kNoRank when it does not merge); result id to *new_id.
+  inline uint32_t rank(uint32_t a, uint32_t b, uint32_t* new_id) const {
+    uint64_t v;
+    if (!map_.get(key(a, b), &v)) return kNoRank;
+    *new_id = static_cast<uint32_t>(v);
+    return static_cast<uint32_t>(v >> 32);
+  }
+
+ private:
+  static uint64_t key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+  U64Map map_;
+};
+
+// Raw token bytes -> id (whole-word lookups).
+class BytesMap {
+ public:
+  void build(const std::vector<std::pair<std::string, uint32_t>>& entries) {
+    size_t cap = 16;
+    while (cap < entries.size() * 2) cap <<= 1;
+    slots_.assign(cap, Slot{0, kNoId, 0, 0});
+    mask_ = cap - 1;
+    blob_.clear();
+    for (const auto& [bytes, id] : entries) {
+      const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+      const uint64_t h = hash_bytes(p, bytes.size());
+      size_t i = h & mask_;
+      while (slots_[i].id != kNoId && !same(slots_[i], h, p, bytes.size())) i = (i + 1) & mask_;
+      if (slots_[i].id == kNoId) {
+        slots_[i].hash = h;
+        slots_[i].offset = static_cast<uint32_t>(blob_.size());
+        slots_[i].length = static_cast<uint32_t>(bytes.size());
+        blob_.append(bytes);
+      }
+      slots_[i].id = id;  // a later duplicate wins, as in a JSON object
+      max_length_ = std::max(max_length_, bytes.size());
+    }
+  }
+  inline uint32_t find(const uint8_t* p, size_t n) const {
+    if (n > max_length_ || slots_.empty()) return kNoId;
+    const uint64_t h = hash_bytes(p, n);
+    size_t i = h & mask_;
+    while (slots_[i].id != kNoId) {
+      if (same(slots_[i], h, p, n)) return slots_[i].id;
+      i = (i + 1) & mask_;
+    }
+    return kNoId;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    uint32_t id;
+    uint32_t offset;
+    uint32_t length;
+  };
+  bool same(const Slot& s, uint64_t h, const uint8_t* p, size_t n) const {
+    return s.hash == h && s.length == n && std::memcmp(blob_.data() + s.offset, p, n) == 0;
+  }
+  std::vector<Slot> slots_;
+  std::string blob_;
+  size_t mask_ = 0;
+  size_t max_length_ = 0;
+};
+
+// Leftmost-longest multi-pattern matcher (a byte trie with a first-byte filter).
+class AddedMatcher {
+ public:
+  bool empty() const { return terminal_.size() <= 1; }
+  void add(const std::string& pattern, uint32_t token_index) {
+    uint32_t node = 0;
+    for (unsigned char b : pattern) {
+      uint64_t child;
+      const uint64_t key = (static_cast<uint64_t>(node) << 8) | b;
+      if (!edges_map_.count(key)) {
+        edges_map_[key] = static_cast<uint32_t>(terminal_.size());
+        terminal_.push_back(kNoId);
+      }
+      child = edges_map_[key];
+      node = static_cast<uint32_t>(child);
+    }
+    terminal_[node] = token_index;  // the same content twice: the last one wins
+    first_[static_cast<unsigned char>(pattern[0])] = true;
+  }
+  void finish() {
+    edges_.reserve(edges_map_.size() + 1);
+    for (const auto& [k, v] : edges_map_) edges_.put(k, v);
+    edges_map_.clear();
+  }
+  // Longest pattern starting at s[pos] within [pos, n): its token index and end; false if none.
+  inline bool match_at(const uint8_t* s, size_t n, size_t pos, uint32_t* token, size_t* end) const {
+    if (!first_[s[pos]]) return false;
+    uint32_t node = 0;
+    bool found = false;
+    for (size_t i = pos; i < n; ++i) {
+      uint64_t child;
+      if (!edges_.get((static_cast<uint64_t>(node) << 8) | s[i], &child)) break;
+      node = static_cast<uint32_t>(child);
+      if (terminal_[node] != kNoId) {
+        *token = terminal_[node];
+        *end = i + 1;
+        found = true;
+      }
+    }
+    return found;
+  }
+
+ private:
+  std::vector<uint32_t> terminal_{kNoId};
+  std::unordered_map<uint64_t, uint32_t> edges_map_;
+  U64Map edges_;
+  bool first_[256] = {};
+};
+
+// ---------------------------------------------------------------------------------------------
+// deepseek_v3 pre-tokenizer: Split(\p{N}{1,3}) -> Split([一-龥぀-ゟ゠-ヿ]+) -> Split(pattern 3), each
+// Isolated. Pieces of the first two steps are runs of one kind (three numbers, CJK-range
+// characters, everything else), because the classes are disjoint; pattern 3 then runs on each.
+
+constexpr std::string_view kDeepseekPattern1 = R"PAT(\p{N}{1,3})PAT";
+constexpr std::string_view kDeepseekPattern2 = "[\xE4\xB8\x80-\xE9\xBE\xA5\xE3\x81\x80-\xE3\x82\x9F\xE3\x82\xA0-\xE3\x83\xBF]+";
+constexpr std::string_view kDeepseekPattern3 =
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
+
+enum : uint8_t {
+  kDsLetter = 1,   // \p{L}
+  kDsMark = 2,     // \p{M}
+  kDsPunct = 4,    // \p{P}, \p{S}
+  kDsBlank = 8,    // \s other than \r \n
+  kDsNewline = 16, // \r \n
+  kDsNumber = 32,  // \p{N}
+  kDsOther = 64,   // anything else (C*, ...)
+};
+constexpr uint8_t kDsLM = kDsLetter | kDsMark;
+constexpr uint8_t kDsSpace = kDsBlank | kDsNewline;
+constexpr uint8_t kDsPrefix = kDsMark | kDsBlank | kDsNumber | kDsOther;  // [^\r\n\p{L}\p{P}\p{S}]
+
+struct DsTables {
+  uint8_t by_properties[64];
+  uint8_t ascii[128];
+};
+
+constexpr uint8_t ds_class_of_category(uint8_t category) {
+  switch (static_cast<GeneralCategory>(category)) {
+    case GeneralCategory::kLu:
+    case GeneralCategory::kLl:
+    case GeneralCategory::kLt:
+    case GeneralCategory::kLm:
+    case GeneralCategory::kLo: return kDsLetter;
+    case GeneralCategory::kMn:
+    case GeneralCategory::kMc:
+    case GeneralCategory::kMe: return kDsMark;
+    case GeneralCategory::kNd:
+    case GeneralCategory::kNl:
+    case GeneralCategory::kNo: return kDsNumber;
+    case GeneralCategory::kPc:
+    case GeneralCategory::kPd:
+    case GeneralCategory::kPs:
+    case GeneralCategory::kPe:
+    case GeneralCategory::kPi:
+    case GeneralCategory::kPf:
+    case GeneralCategory::kPo:
+    case GeneralCategory::kSm:
+    case GeneralCategory::kSc:
+    case GeneralCategory::kSk:
+    case GeneralCategory::kSo: return kDsPunct;
+    default: return kDsOther;
+  }
+}
+
+constexpr DsTables make_ds_tables() {
+  DsTables t{};
+  for (int i = 0; i < 64; ++i) {
+    t.by_properties[i] = (i & kWhiteSpaceFlag) ? uint8_t{kDsBlank} : ds_class_of_category(i & kCategoryMask);
+  }
+  for (int b = 0; b < 128; ++b) {
+    uint8_t c = kDsOther;
+    if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) c = kDsLetter;
+    else if (b >= '0' && b <= '9') c = kDsNumber;
+    else if (b == '\r' || b == '\n') c = kDsNewline;
+    else if (b == ' ' || b == '\t' || b == '\v' || b == '\f') c = kDsBlank;
+    else if (b >= 0x21 && b <= 0x7E) c = kDsPunct;  // all ASCII punctuation is P or S
+    t.ascii[b] = c;
+  }
+  return t;
+}
+
+constexpr DsTables kDs = make_ds_tables();
+
+inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len, uint32_t* cp) {
+  const uint8_t b = s[i];
+  if (b < 0x80) {
+    *len = 1;
+    *cp = b;
+    return kDs.ascii[b];
+  }
+  *cp = decode_utf8(s + i, len);
+  return kDs.by_properties[unicode_properties(*cp)];
+}
+
+inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len) {
+  uint32_t cp;
+  return ds_class(s, i, len, &cp);
+}
+
+inline size_t ds_skip(const uint8_t* s, size_t n, size_t i, uint8_t mask) {
+  while (i < n) {
+    size_t len;
+    if (!(ds_class(s, i, &len) & mask)) break;
+    i += len;
+  }
+  return i;
+}
+
+inline bool ds_cjk(uint32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FA5) || (cp >= 0x3040 && cp <= 0x30FF);
+}
+
+inline bool ascii_alpha(uint8_t b) { return (b | 0x20) >= 'a' && (b | 0x20) <= 'z'; }
+
+// End of pattern 3's match starting at pos within [0, n), or 0 when no alternative matches there.
+size_t ds_match3(const uint8_t* s, size_t n, size_t pos) {
+  size_t len;
+  const uint8_t c = ds_class(s, pos, &len);
+  const size_t q = pos + len;
+  const uint8_t b = s[pos];
+  // [!"#...~][A-Za-z]+
+  if (b < 0x80 && (c & kDsPunct) && q < n && ascii_alpha(s[q])) {
+    size_t i = q + 1;
+    while (i < n && ascii_alpha(s[i])) ++i;
+    return i;
+  }
+  // [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ : a mark is both a prefix and a word character, so a
+  // run of letters/marks from pos is the match whenever pos itself is one.
+  if (c & kDsLM) return ds_skip(s, n, q, kDsLM);
+  size_t len2 = 0;
+  const uint8_t c2 = q < n ? ds_class(s, q, &len2) : 0;
+  if ((c & kDsPrefix) && (c2 & kDsLM)) return ds_skip(s, n, q + len2, kDsLM);
+  //  ?[\p{P}\p{S}]+[\r\n]*
+  size_t i = 0;
+  if (b == ' ' && (c2 & kDsPunct)) i = ds_skip(s, n, q + len2, kDsPunct);
+  else if (c & kDsPunct) i = ds_skip(s, n, q, kDsPunct);
+  if (i) {
+    while (i < n && (s[i] == '\r' || s[i] == '\n')) ++i;
+    return i;
+  }
+  if (!(c & kDsSpace)) return 0;
+  // \s*[\r\n]+ | \s+(?!\S) | \s+
+  size_t end = pos, last_start = pos, newline_end = 0;
+  while (end < n) {
+    size_t l;
+    const uint8_t k = ds_class(s, end, &l);
+    if (!(k & kDsSpace)) break;
+    last_start = end;
+    end += l;
+    if (k & kDsNewline) newline_end = end;
+  }
+  if (newline_end) return newline_end;  // \s* gives back up to the last line break
+  if (end == n) return n;
+  return last_start > pos ? last_start : end;
+}
+
+// Pattern 3 over [a, e): matches and the gaps between them, each a piece.
+void ds_lex3(const uint8_t* s, size_t a, size_t e, std::vector<uint32_t>* ends) {
+  // The lexer sees only the piece: a lookahead at its end sees the end of input.
+  const uint8_t* base = s + a;
+  const size_t n = e - a;
+  size_t pos = 0;
+  bool gap = false;
+  while (pos < n) {
+    const size_t m = ds_match3(base, n, pos);
+    if (m) {
+      if (gap) ends->push_back(static_cast<uint32_t>(a + pos));
+      gap = false;
+      ends->push_back(static_cast<uint32_t>(a + m));
+      pos = m;
+    } else {
+      gap = true;
+      pos += utf8_length(base[pos]);
+    }
+  }
+  if (gap) ends->push_back(static_cast<uint32_t>(e));
+}
+
+}  // namespace
+
+bool deepseek_split_patterns_match(const std::vector<std::string>& patterns) {
+  return patterns.size() == 3 && patterns[0] == kDeepseekPattern1 && patterns[1] == kDeepseekPattern2 &&
+         patterns[2] == kDeepseekPattern3;
+}
+
+void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  size_t pos = 0;
+  while (pos < n) {
+    size_t len;
+    uint32_t cp;
+    const uint8_t c = ds_class(s, pos, &len, &cp);
+    if (c & kDsNumber) {  // \p{N}{1,3}: a run of numbers in threes; pattern 3 leaves them whole
+      size_t i = pos + len;
+      int count = 1;
+      while (i < n) {
+        size_t l;
+        if (!(ds_class(s, i, &l) & kDsNumber)) break;
+        if (count == 3) {
+          ends->push_back(static_cast<uint32_t>(i));
+          count = 0;
+        }
+        i += l;
+        ++count;
+      }
+      ends->push_back(static_cast<uint32_t>(i));
+      pos = i;
+      continue;
+    }
+    const bool cjk = ds_cjk(cp);
+    size_t i = pos + len;
+    while (i < n) {
+      size_t l;
+      uint32_t cp2;
+      const uint8_t c2 = ds_class(s, i, &l, &cp2);
+      if ((c2 & kDsNumber) || ds_cjk(cp2) != cjk) break;
+      i += l;
+    }
+    ds_lex3(s, pos, i, ends);
+    pos = i;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The encoder
+
+struct HfBpeEncoder::Impl {
+  uint32_t byte_id[256];
+  PairTable pairs;
+  BytesMap whole;                    // raw bytes -> id
+  std::vector<uint8_t> whole_ok;     // by id: BPE of the token's bytes gives the token itself
+  bool ignore_merges = false;
+  size_t vocab_size = 0;
+  size_t num_merges = 0;
+  std::vector<HfAddedToken> added;   // deduplicated; indices used by the matchers
+  AddedMatcher raw_matcher;
+  AddedMatcher norm_matcher;
+  HfPreTokenizer pre_tokenizer = HfPreTokenizer::kWhole;
+  bool add_prefix_space = false;
+  HfNormalizer normalizer = HfNormalizer::kNone;
+  U64Map norm_simple;  // code point -> index in norm_images
+  std::vector<std::string> norm_images;
+
+  // Scratch per thread for one word.
+  struct Scratch {
+    std::vector<uint32_t> ids, ends, ranks, news, next, prev;
+    std::vector<uint64_t> heap;
+    std::vector<uint32_t> piece_ends, token_ends, normalized_map;
+    std::string prefixed, normalized;
+  };
+
+  // BPE of bytes p[0, n) (n >= 1): appends ids and piece-relative end offsets (ends may be null).
+  void bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
+           std::vector<uint32_t>* ends) const;
+  void bpe_short(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
+                 std::vector<uint32_t>* ends) const;
+  void bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
+                std::vector<uint32_t>* ends) const;
+};
+
+namespace {
+constexpr size_t kShortWord = 64;
+}
+
+void HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
+                             std::vector<uint32_t>* ends) const {
+  if (n == 1) {
+    ids->push_back(byte_id[p[0]]);
+    if (ends) ends->push_back(1);
+    return;
+  }
+  if (use_whole) {
+    const uint32_t id = whole.find(p, n);
+    if (id != kNoId && (ignore_merges || whole_ok[id])) {
+      ids->push_back(id);
+      if (ends) ends->push_back(static_cast<uint32_t>(n));
+      return;
+    }
+  }
+  if (n <= kShortWord) bpe_short(p, n, sc, ids, ends);
+  else bpe_long(p, n, sc, ids, ends);
+}
+
+// O(n^2) for short words: keep each adjacent pair's merge index and rescan for the smallest.
+void HfBpeEncoder::Impl::bpe_short(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
+                                   std::vector<uint32_t>* ends) const {
+  uint32_t id[kShortWord], end[kShortWord], rank[kShortWord], nid[kShortWord];
+  for (size_t i = 0; i < n; ++i) {
+    id[i] = byte_id[p[i]];
+    end[i] = static_cast<uint32_t>(i + 1);
+  }
+  size_t count = n;
+  for (size_t i = 0; i + 1 < count; ++i) rank[i] = pairs.rank(id[i], id[i + 1], &nid[i]);
+  while (count > 1) {
+    uint32_t best = kNoRank;
+    size_t m = 0;
+    for (size_t i = 0; i + 1 < count; ++i) {
+      if (rank[i] < best) {
+        best = rank[i];
+        m = i;
+      }
+    }
+    if (best == kNoRank) break;
+    id[m] = nid[m];
+    end[m] = end[m + 1];
+    const size_t tail = count - (m + 2);
+    std::memmove(id + m + 1, id + m + 2, tail * sizeof(uint32_t));
+    std::memmove(end + m + 1, end + m + 2, tail * sizeof(uint32_t));
+    if (tail > 1) {  // pairs after the merged one shift down by one
+      std::memmove(rank + m + 1, rank + m + 2, (tail - 1) * sizeof(uint32_t));
+      std::memmove(nid + m + 1, nid + m + 2, (tail - 1) * sizeof(uint32_t));
+    }
+    --count;
+    if (m + 1 < count) rank[m] = pairs.rank(id[m], id[m + 1], &nid[m]);
+    if (m > 0) rank[m - 1] = pairs.rank(id[m - 1], id[m], &nid[m - 1]);
+  }
+  (void)sc;
+  ids->insert(ids->end(), id, id + count);
+  if (ends) ends->insert(ends->end(), end, end + count);
+}
+
+// Long words: a min-heap of (merge index, position) over a linked list of symbols.
+void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
+                                  std::vector<uint32_t>* ends) const {
+  constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
+  auto& id = sc.ids;
+  auto& next = sc.next;
+  auto& prev = sc.prev;
+  auto& heap = sc.heap;
+  id.resize(n);
+  next.resize(n);
+  prev.resize(n);
+  heap.clear();
+  for (size_t i = 0; i < n; ++i) {
+    id[i] = byte_id[p[i]];
+    next[i] = i + 1 < n ? static_cast<uint32_t>(i + 1) : kEnd;
+    prev[i] = i > 0 ? static_cast<uint32_t>(i - 1) : kEnd;
+  }
+  uint32_t scratch_id;
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const uint32_t r = pairs.rank(id[i], id[i + 1], &scratch_id);
+    if (r != kNoRank) heap.push_back((static_cast<uint64_t>(r) << 32) | i);
+  }
+  auto cmp = std::greater<uint64_t>();
+  std::make_heap(heap.begin(), heap.end(), cmp);
+  // A merged-away symbol has id kNoId.
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), cmp);
+    const uint64_t top = heap.back();
+    heap.pop_back();
+    const uint32_t r = static_cast<uint32_t>(top >> 32);
+    const uint32_t pos = static_cast<uint32_t>(top);
+    if (id[pos] == kNoId) continue;
+    const uint32_t right = next[pos];
+    if (right == kEnd) continue;
+    uint32_t new_id = kNoId;
+    if (pairs.rank(id[pos], id[right], &new_id) != r) continue;  // stale entry
+    id[pos] = new_id;
+    id[right] = kNoId;
+    const uint32_t after = next[right];
+    next[pos] = after;
+    if (after != kEnd) prev[after] = pos;
+    const uint32_t before = prev[pos];
+    if (before != kEnd) {
+      const uint32_t r2 = pairs.rank(id[before], new_id, &scratch_id);
+      if (r2 != kNoRank) {
+        heap.push_back((static_cast<uint64_t>(r2) << 32) | before);
+        std::push_heap(heap.begin(), heap.end(), cmp);
+      }
+    }
+    if (after != kEnd) {
+      const uint32_t r2 = pairs.rank(new_id, id[after], &scratch_id);
+      if (r2 != kNoRank) {
+        heap.push_back((static_cast<uint64_t>(r2) << 32) | pos);
+        std::push_heap(heap.begin(), heap.end(), cmp);
+      }
+    }
+  }
+  for (uint32_t i = 0; i != kEnd; i = next[i]) {
+    ids->push_back(id[i]);
+    if (ends) ends->push_back(next[i] == kEnd ? static_cast<uint32_t>(n) : next[i]);
+  }
+}
+
+HfBpeEncoder::HfBpeEncoder() : impl_(new Impl) {}
+HfBpeEncoder::~HfBpeEncoder() = default;
+
+size_t HfBpeEncoder::vocab_size() const { return impl_->vocab_size; }
+size_t HfBpeEncoder::num_merges() const { return impl_->num_merges; }
+
+Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEncoder>* out) {
+  std::unique_ptr<HfBpeEncoder> enc(new HfBpeEncoder());
+  Impl& im = *enc->impl_;
+  im.ignore_merges = config.ignore_merges;
+  im.pre_tokenizer = config.pre_tokenizer;
+  im.add_prefix_space = config.add_prefix_space;
+  im.normalizer = config.normalizer;
+  if (config.add_prefix_space && config.pre_tokenizer == HfPreTokenizer::kDeepseekV3) {
+    return Status(ErrorCode::kUnsupported, "HfBpeEncoder: add_prefix_space with Split pre-tokenizers");
+  }
+
+  std::unordered_map<std::string, uint32_t> by_string;
+  by_string.reserve(config.vocab.size() * 2);
+  uint32_t max_id = 0;
+  for (const auto& [token, id] : config.vocab) {
+    if (id == kNoId) return Status(ErrorCode::kInvalidArgument, "HfBpeEncoder: vocabulary id too large");
+    by_string[token] = id;
+    max_id = std::max(max_id, id);
+  }
+  im.vocab_size = by_string.size();
+  std::vector<std::pair<std::string, uint32_t>> raw;
+  raw.reserve(config.vocab.size());
+  std::string bytes;
+  for (const auto& [token, id] : config.vocab) {
+    if (byte_level_decode(token, &bytes)) raw.emplace_back(bytes, id);
+  }
+  for (int b = 0; b < 256; ++b) {
+    std::string ch;
+    const uint32_t cp = byte_level_char(static_cast<uint8_t>(b));
+    if (cp < 0x80) {
+      ch.push_back(static_cast<char>(cp));
+    } else {
+      ch.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      ch.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+    const auto it = by_string.find(ch);
+    if (it == by_string.end()) {
+      return Status(ErrorCode::kUnsupported,
+                    "HfBpeEncoder: the vocabulary lacks the ByteLevel symbol of byte " + std::to_string(b));
+    }
+    im.byte_id[b] = it->second;
+  }
+
+  im.pairs.reserve(config.merges.size());
+  for (size_t rank = 0; rank < config.merges.size(); ++rank) {
+    const auto& [a, b] = config.merges[rank];
+    const auto ia = by_string.find(a);
+    const auto ib = by_string.find(b);
+    const auto in = by_string.find(a + b);
+    if (ia == by_string.end() || ib == by_string.end() || in == by_string.end()) {
+      return Status(ErrorCode::kInvalidArgument, "HfBpeEncoder: merge " + std::to_string(rank + 1) + " ('" + a +
+                                                     "', '" + b + "') uses a token that is not in the vocabulary");
+    }
+    im.pairs.put(ia->second, ib->second, static_cast<uint32_t>(rank), in->second);
+  }
+  im.num_merges = config.merges.size();
+
+  // Which tokens BPE reproduces from their own bytes (then a whole-word hit is exact).
+  im.whole.build(raw);
+  im.whole_ok.assign(static_cast<size_t>(max_id) + 1, 0);
+  {
+    Impl::Scratch sc;
+    std::vector<uint32_t> ids;
+    for (const auto& [tb, id] : raw) {
+      if (tb.empty() || im.whole.find(reinterpret_cast<const uint8_t*>(tb.data()), tb.size()) != id) continue;
+      ids.clear();
+      im.bpe(reinterpret_cast<const uint8_t*>(tb.data()), tb.size(), false, sc, &ids, nullptr);
+      im.whole_ok[id] = ids.size() == 1 && ids[0] == id;
+    }
+  }
+
+  for (const auto& tok : config.added) {
+    if (tok.content.empty()) continue;
+    const uint32_t index = static_cast<uint32_t>(im.added.size());
+    im.added.push_back(tok);
+    (tok.normalized ? im.norm_matcher : im.raw_matcher).add(tok.content, index);
+  }
+  im.raw_matcher.finish();
+  if (!config.norm_simple.empty()) {
+    im.norm_simple.reserve(config.norm_simple.size());
+    for (const auto& [cp, image] : config.norm_simple) {
+      im.norm_simple.put(cp, im.norm_images.size());
+      im.norm_images.push_back(image);
+    }
+  }
+  im.norm_matcher.finish();
+  *out = std::move(enc);
+  return Status::Ok();
+}
+
+void HfBpeEncoder::EncodeWord(const uint8_t* bytes, size_t n, std::vector<uint32_t>* ids) const {
+  if (n == 0) return;
+  thread_local Impl::Scratch sc;
+  impl_->bpe(bytes, n, true, sc, ids, nullptr);
+}
+
+namespace {
+
+// Character index of byte offsets, for offsets that only move forward.
+struct CharCursor {
+  const uint8_t* s;
+  size_t byte = 0;
+  size_t chars = 0;  // lead bytes in [0, byte)
+  // Number of characters that start before byte b.
+  size_t before(size_t b) {
+    while (byte < b) {
+      chars += (s[byte] & 0xC0) != 0x80;
+      ++byte;
+    }
+    return chars;
+  }
+};
+
+struct Emitter {
+  HfEncodeOutput* out;
+  bool with_offsets;
+  bool with_words;
+  CharCursor starts;
+  CharCursor lasts;
+  uint32_t word = 0;
+  // A token covering original bytes [first, last] (inclusive).
+  inline void offsets(size_t first, size_t last) {
+    out->offsets.push_back(static_cast<uint32_t>(starts.before(first + 1) - 1));
+    out->offsets.push_back(static_cast<uint32_t>(lasts.before(last + 1)));
+  }
+};
+
+// HF's AddedVocabulary::find_matches over [a, b): calls gap(x, y) and token(index, x, y) in order.
+template <class Gap, class Token>
+void split_added(const AddedMatcher& matcher, const std::vector<HfAddedToken>& tokens, const uint8_t* s, size_t a,
+                 size_t b, Gap&& gap, Token&& token) {
+  if (matcher.empty()) {
+    if (a < b) gap(a, b);
+    return;
+  }
+  size_t start_offset = a;
+  size_t pos = a;
+  while (pos < b) {
+    uint32_t index;
+    size_t end;
+    if (!matcher.match_at(s, b, pos, &index, &end)) {
+      pos += 1;
+      continue;
+    }
+    const HfAddedToken& tok = tokens[index];
+    size_t start = pos, stop = end;
+    if (tok.lstrip) {
+      size_t ns = start;
+      while (ns > a) {
+        size_t k = ns - 1;
+        while (k > a && (s[k] & 0xC0) == 0x80) --k;
+        size_t len;
+        if (!is_white_space(decode_utf8(s + k, &len))) break;
+        ns = k;
+      }
+      start = std::max(ns, start_offset);
+    }
+    if (tok.rstrip) {
+      while (stop < b) {
+        size_t len;
+        if (!is_white_space(decode_utf8(s + stop, &len))) break;
+        stop += len;
+      }
+    }
+    if (start_offset < start) gap(start_offset, start);
+    token(index, start, stop);
+    start_offset = stop;
+    pos = end;
+  }
+  if (start_offset < b) gap(start_offset, b);
+}
+
+}  // namespace
+
+Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_words, HfEncodeOutput* out) const {
+  out->clear();
+  const Impl& im = *impl_;
+  const auto* s = reinterpret_cast<const uint8_t*>(utf8.data());
+  const size_t n = utf8.size();
+  thread_local Impl::Scratch sc;
+  Emitter em{out, with_offsets, with_words, CharCursor{s}, CharCursor{s}};
+  out->ids.reserve(n / 3 + 4);
+  std::vector<uint32_t>& token_ends = sc.token_ends;
+
+  // Byte i of a (possibly normalized) buffer comes from original byte src(i): the start of the
+  // original character it was produced from (HF aligns every output character that way).
+  struct Src {
+    const uint32_t* map;
+    size_t base;
+    size_t operator()(size_t i) const { return map ? map[i] : base + i; }
+  };
+
+  auto emit_added = [&](uint32_t index, size_t x, size_t y, const Src& src) {
+    out->ids.push_back(im.added[index].id);
+    if (with_offsets) em.offsets(src(x), src(y - 1));
+    if (with_words) out->words.push_back(em.word);
+    ++em.word;
+  };
+
+  // One pre-token: buf[0, len) of raw bytes; orig(i) maps a byte of buf to the original byte.
+  auto emit_piece = [&](const uint8_t* buf, size_t len, auto&& orig) {
+    const size_t first = out->ids.size();
+    token_ends.clear();
+    im.bpe(buf, len, true, sc, &out->ids, with_offsets ? &token_ends : nullptr);
+    if (with_offsets) {
+      uint32_t prev = 0;
+      for (uint32_t e : token_ends) {
+        em.offsets(orig(prev), orig(e - 1));
+        prev = e;
+      }
+    }
+    if (with_words) out->words.insert(out->words.end(), out->ids.size() - first, em.word);
+    ++em.word;
+  };
+
+  // Pre-tokenizes text[a, b) of a buffer whose bytes map to the original through src.
+  auto pre_tokenize = [&](const uint8_t* text, size_t a, size_t b, const Src& src) {
+    const uint8_t* base = text + a;
+    size_t len = b - a;
+    if (im.add_prefix_space && base[0] != ' ') {
+      sc.prefixed.assign(1, ' ');
+      sc.prefixed.append(reinterpret_cast<const char*>(base), len);
+      const auto* buf = reinterpret_cast<const uint8_t*>(sc.prefixed.data());
+      ++len;
+      // The added space is aligned with the first character, as HF's prepend does.
+      auto orig = [a, &src](size_t i) { return i == 0 ? src(a) : src(a + i - 1); };
+      if (im.pre_tokenizer == HfPreTokenizer::kGpt2) {
+        for (size_t pos = 0; pos < len;) {
+          const size_t e = next_piece_gpt2(buf, len, pos);
+          emit_piece(buf + pos, e - pos, [&](size_t i) { return orig(pos + i); });
+          pos = e;
+        }
+      } else {
+        emit_piece(buf, len, orig);
+      }
+      return;
+    }
+    switch (im.pre_tokenizer) {
+      case HfPreTokenizer::kWhole:
+        emit_piece(base, len, [a, &src](size_t i) { return src(a + i); });
+        break;
+      case HfPreTokenizer::kGpt2:
+        for (size_t pos = 0; pos < len;) {
+          const size_t e = next_piece_gpt2(base, len, pos);
+          const size_t at = a + pos;
+          emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
+          pos = e;
+        }
+        break;
+      case HfPreTokenizer::kDeepseekV3: {
+        auto& ends = sc.piece_ends;
+        ends.clear();
+        split_deepseek_v3(base, len, &ends);
+        size_t pos = 0;
+        for (uint32_t e : ends) {
+          const size_t at = a + pos;
+          emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
+          pos = e;
+        }
+        break;
+      }
+    }
+  };
+
+  // Normalized added tokens, then the pre-tokenizer, over text[a, b).
+  auto after_normalizer = [&](const uint8_t* text, size_t a, size_t b, const Src& src) {
+    split_added(
+        im.norm_matcher, im.added, text, a, b, [&](size_t x, size_t y) { pre_tokenize(text, x, y, src); },
+        [&](uint32_t index, size_t x, size_t y) { emit_added(index, x, y, src); });
+  };
+
+  bool needs_normalizer = false;
+  const Src identity{nullptr, 0};
+  auto segment = [&](size_t a, size_t b) {
+    if (needs_normalizer) return;
+    if (im.normalizer == HfNormalizer::kNone) {
+      after_normalizer(s, a, b, identity);
+      return;
+    }
+    const NormalizationForm form = im.normalizer == HfNormalizer::kNFC ? NormalizationForm::kNFC
+                                                                       : NormalizationForm::kNFKC;
+    const std::string_view seg(utf8.data() + a, b - a);
+    if (QuickCheckPrefix(seg, form) == seg.size()) {
+      after_normalizer(s, a, b, identity);
+      return;
+    }
+    // Not normal: native only when every change is a replacement of one character that is a
+    // hard normalization boundary on both sides (e.g. U+00A0 -> ' ', U+2026 -> '...') and the
+    // runs between them are normal.
+    if (im.norm_simple.empty()) {
+      needs_normalizer = true;
+      return;
+    }
+    std::string& buf = sc.normalized;
+    std::vector<uint32_t>& map = sc.normalized_map;
+    buf.clear();
+    map.clear();
+    size_t run = a;
+    auto flush_run = [&](size_t end) {
+      if (end == run) return true;
+      if (QuickCheckPrefix(std::string_view(utf8.data() + run, end - run), form) != end - run) return false;
+      buf.append(utf8.data() + run, end - run);
+      for (size_t i = run; i < end; ++i) map.push_back(static_cast<uint32_t>(i));
+      return true;
+    };
+    for (size_t pos = a; pos < b;) {
+      if (s[pos] < 0x80) {
+        ++pos;
+        continue;
+      }
+      size_t len;
+      const uint32_t cp = decode_utf8(s + pos, &len);
+      uint64_t index;
+      if (im.norm_simple.get(cp, &index)) {
+        if (!flush_run(pos)) {
+          needs_normalizer = true;
+          return;
+        }
+        const std::string& image = im.norm_images[index];
+        buf.append(image);
+        map.insert(map.end(), image.size(), static_cast<uint32_t>(pos));
+        run = pos + len;
+      }
+      pos += len;
+    }
+    if (!flush_run(b)) {
+      needs_normalizer = true;
+      return;
+    }
+    // Later splits below reuse no normalizer scratch, so buf/map stay valid throughout.
+    after_normalizer(reinterpret_cast<const uint8_t*>(buf.data()), 0, buf.size(), Src{map.data(), 0});
+  };
+  split_added(im.raw_matcher, im.added, s, 0, n, segment,
+              [&](uint32_t index, size_t x, size_t y) { emit_added(index, x, y, identity); });
+  if (needs_normalizer) {
+    out->clear();
+    return Status(ErrorCode::kUnsupported, "HfBpeEncoder: the text changes under the normalizer");
+  }
+  return Status::Ok();
+}
+
+}  // namespace fastprep

@@ -1,0 +1,229 @@
+"""Native path for HF tokenizer.json byte-level BPE files: decides whether a file qualifies
+(``unsupported_reason``) and wraps ``_core.HfBpeEncoder`` (``NativeHfBpe``), which gives HF's ids
+and character offsets before the post-processor. Texts the native path declines (text that a
+NFC/NFKC normalizer would change) are encoded by the pure-Python reference
+(``_fallback.hf``), so results are always HF's.
+
+Supported: model BPE (merges as "a b" or [a, b], ignore_merges, any unk_token/byte_fallback/
+fuse_unk as long as all 256 ByteLevel symbols are in the vocabulary, so those never apply);
+normalizer none, empty Sequence, NFC or NFKC (native only on text already normal); pre-tokenizer
+ByteLevel (use_regex on = HF's GPT-2 regex, add_prefix_space either way) or deepseek_v3.json's
+Sequence[Split x 3, ByteLevel(use_regex=false, add_prefix_space=false)]; added tokens with
+lstrip/rstrip/normalized. Not supported (reference instead): single_word added tokens,
+continuing_subword_prefix/end_of_word_suffix, dropout, other normalizers/pre-tokenizers.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from . import _backend
+from .errors import UnsupportedError
+
+_DEFAULT_BATCH_THREADS = 0
+
+
+def _normalizer_name(obj) -> Optional[str]:
+    """'' for none/empty, 'NFC'/'NFKC', or None when unsupported."""
+    if obj is None:
+        return ""
+    kind = obj.get("type")
+    if kind == "Sequence":
+        subs = [n for n in (obj.get("normalizers") or [])]
+        names = [_normalizer_name(n) for n in subs]
+        if any(n is None for n in names):
+            return None
+        names = [n for n in names if n]
+        if len(names) > 1:
+            return None
+        return names[0] if names else ""
+    if kind in ("NFC", "NFKC"):
+        return kind
+    return None
+
+
+def _pre_tokenizer_spec(obj) -> Tuple[Optional[Tuple[str, bool]], str]:
+    """((kind, add_prefix_space), '') or (None, reason)."""
+    if obj is None:
+        return None, "no pre-tokenizer (not byte-level)"
+    kind = obj.get("type")
+    if kind == "ByteLevel":
+        use_regex = obj.get("use_regex", True)
+        return ("gpt2" if use_regex else "whole", bool(obj.get("add_prefix_space", True))), ""
+    if kind == "Sequence":
+        subs = list(obj.get("pretokenizers") or [])
+        if len(subs) == 1:
+            return _pre_tokenizer_spec(subs[0])
+        if not subs or subs[-1].get("type") != "ByteLevel":
+            return None, "pre-tokenizer Sequence not ending in ByteLevel"
+        last = subs[-1]
+        if last.get("use_regex", True) or last.get("add_prefix_space", True):
+            return None, "ByteLevel with use_regex/add_prefix_space after Split"
+        patterns = []
+        for s in subs[:-1]:
+            if s.get("type") != "Split" or s.get("behavior") != "Isolated" or s.get("invert", False):
+                return None, f"pre-tokenizer {s.get('type')!r} in a Sequence"
+            pat = s.get("pattern") or {}
+            if list(pat) != ["Regex"]:
+                return None, "Split with a non-regex pattern"
+            patterns.append(pat["Regex"])
+        core = _backend._native
+        if core is None or not core.hf_deepseek_split_patterns_match(patterns):
+            return None, "Split regexes without a hand-written lexer"
+        return ("deepseek_v3", False), ""
+    return None, f"pre-tokenizer {kind!r}"
+
+
+def unsupported_reason(obj: dict) -> Optional[str]:
+    """Why this tokenizer.json cannot use the native byte-level BPE path, or None if it can."""
+    if _backend._native is None:
+        return "the native extension is unavailable"
+    model = obj.get("model") or {}
+    kind = model.get("type") or ("BPE" if "merges" in model else None)
+    if kind != "BPE":
+        return f"model {kind!r}"
+    if model.get("dropout") not in (None, 0, 0.0):
+        return "BPE dropout"
+    if model.get("continuing_subword_prefix") is not None or model.get("end_of_word_suffix") is not None:
+        return "continuing_subword_prefix/end_of_word_suffix"
+    if _normalizer_name(obj.get("normalizer")) is None:
+        return f"normalizer {obj.get('normalizer')!r}"
+    spec, why = _pre_tokenizer_spec(obj.get("pre_tokenizer"))
+    if spec is None:
+        return why
+    if any(t.get("single_word") for t in obj.get("added_tokens") or []):
+        return "single_word added tokens"
+    return None
+
+
+def _added_tokens(obj: dict, normalizer_json) -> List[tuple]:
+    """(content, id, normalized, lstrip, rstrip) as HF's AddedVocabulary assigns them."""
+    vocab = (obj.get("model") or {}).get("vocab") or {}
+    norm = None
+    if normalizer_json is not None and _normalizer_name(normalizer_json):
+        from ._fallback.hf.components import Normalizer
+        norm = Normalizer(normalizer_json)
+    by_content: dict = {}
+    by_id: dict = {}
+    next_id = len(vocab)
+    for t in obj.get("added_tokens") or []:
+        content = t["content"]
+        if not content:
+            continue
+        special = bool(t.get("special", False))
+        normalized = t.get("normalized")
+        normalized = (not special) if normalized is None else bool(normalized)
+        key = (content, bool(t.get("single_word")), bool(t.get("lstrip")), bool(t.get("rstrip")),
+               normalized, special)
+        known = by_content.get(content)
+        if known is not None and by_id.get(known, (None,))[0] == key:
+            continue
+        new_id = known if known is not None else vocab.get(content)
+        if new_id is None:
+            new_id = next_id
+            next_id += 1
+        by_content[content] = new_id
+        by_id[new_id] = (key, content)
+    out = []
+    for tid, (key, content) in by_id.items():
+        _, _, lstrip, rstrip, normalized, _ = key
+        match = content
+        if normalized and norm is not None:
+            from ._fallback.hf.normalized import NormalizedString
+            ns = NormalizedString(content)
+            norm.normalize(ns)
+            match = ns.normalized
+        out.append((match, tid, normalized, lstrip, rstrip))
+    return out
+
+
+def _simple_replacements(form: str) -> List[tuple]:
+    """(code point, image) for characters HF's NFC/NFKC (Unicode 9.0 data) replaces independently
+    of their neighbours: ccc 0, not a composition second element, an image of ccc-0 characters
+    whose first is no composition second element and whose last no composition first element."""
+    if not form:
+        return []
+    from ._fallback.hf import _unicode as U
+    n = U._norm9()
+    compat = form == "NFKC"
+    firsts = {a for a, _ in n.compose} | set(range(U._L_BASE, U._L_BASE + U._L_COUNT))
+    firsts |= {U._S_BASE + i for i in range(0, U._S_COUNT, U._T_COUNT)}
+    seconds = {b for _, b in n.compose} | set(range(U._V_BASE, U._V_BASE + U._V_COUNT))
+    seconds |= set(range(U._T_BASE + 1, U._T_BASE + U._T_COUNT))
+    table = n.compat if compat else n.canonical
+    out = []
+    for cp in sorted(table):
+        if n.ccc.get(cp, 0) or cp in seconds:
+            continue
+        image = "".join(c for c, _ in U.recompositions_9(chr(cp), compat))
+        if not image or image == chr(cp):
+            continue
+        if any(n.ccc.get(ord(c), 0) for c in image):
+            continue
+        if ord(image[0]) in seconds or ord(image[-1]) in firsts:
+            continue
+        out.append((cp, image))
+    return out
+
+
+class NativeHfBpe:
+    """HF's ids and character offsets (before the post-processor) for one tokenizer.json."""
+
+    def __init__(self, obj: dict) -> None:
+        why = unsupported_reason(obj)
+        if why is not None:
+            raise UnsupportedError(f"native HF BPE path: {why}")
+        self._json = obj
+        self._reference = None
+        model = obj["model"]
+        spec, _ = _pre_tokenizer_spec(obj.get("pre_tokenizer"))
+        normalizer = _normalizer_name(obj.get("normalizer"))
+        core = _backend._native
+        try:
+            self._enc = core.HfBpeEncoder(
+                dict(model.get("vocab") or {}), list(model.get("merges") or []),
+                _added_tokens(obj, obj.get("normalizer")), spec[0], spec[1], normalizer,
+                bool(model.get("ignore_merges") or False), _simple_replacements(normalizer))
+        except ValueError as exc:
+            raise UnsupportedError(f"native HF BPE path: {exc}") from None
+
+    @property
+    def reference(self):
+        """The pure-Python pipeline (built on first use)."""
+        if self._reference is None:
+            from ._fallback.hf import HfPipeline
+            self._reference = HfPipeline.from_json(self._json)
+        return self._reference
+
+    def _reference_encode(self, text: str):
+        enc = self.reference._encode_one(text, 0)
+        return list(enc.ids), list(enc.offsets)
+
+    def encode(self, text: str) -> Tuple[List[int], List[Tuple[int, int]]]:
+        r = self._enc.encode(text)
+        return r if r is not None else self._reference_encode(text)
+
+    def encode_ids(self, text: str) -> List[int]:
+        r = self._enc.encode_ids(text)
+        return r if r is not None else self._reference_encode(text)[0]
+
+    def encode_batch(self, texts: Sequence[str], num_threads: int = _DEFAULT_BATCH_THREADS):
+        out = self._enc.encode_batch(list(texts), num_threads)
+        for i, r in enumerate(out):
+            if r is None:
+                out[i] = self._reference_encode(texts[i])
+        return out
+
+    def encode_ids_batch(self, texts: Sequence[str], num_threads: int = _DEFAULT_BATCH_THREADS):
+        out = self._enc.encode_ids_batch(list(texts), num_threads)
+        for i, r in enumerate(out):
+            if r is None:
+                out[i] = self._reference_encode(texts[i])[0]
+        return out
+
+    def encode_with_words(self, text: str):
+        """(ids, offsets, words); words are HF's word (split) indices."""
+        r = self._enc.encode(text, True)
+        if r is not None:
+            return r
+        enc = self.reference._encode_one(text, 0)
+        return list(enc.ids), list(enc.offsets), list(enc.words)

@@ -4,12 +4,20 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <new>
 #include <string>
 #include <unordered_map>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 
 #include "fastprep/thread_pool.h"
 
@@ -76,6 +84,64 @@ struct Slot {
   uint32_t rank;
 };
 
+// A fixed-size array for the big lookup tables. Lookups land on random cache lines of several
+// MiB, so with 4 KiB pages nearly every probe also misses the TLB; on Linux the array is
+// 2 MiB-aligned and advised into transparent huge pages (THP is often in "madvise" mode).
+template <class T>
+class TableArray {
+ public:
+  TableArray() = default;
+  TableArray(const TableArray&) = delete;
+  TableArray& operator=(const TableArray&) = delete;
+  ~TableArray() { release(data_); }
+
+  void assign(size_t n, const T& value) {
+    release(data_);
+    data_ = nullptr;
+    size_ = 0;
+    constexpr size_t kHuge = size_t{2} << 20;
+    size_t bytes = std::max<size_t>(n * sizeof(T), 64);
+    void* p = nullptr;
+    if (bytes >= kHuge) {
+      bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
+      p = allocate(kHuge, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+      if (p) madvise(p, bytes, MADV_HUGEPAGE);  // a hint; failure just means small pages
+#endif
+    } else {
+      p = allocate(64, (bytes + 63) & ~size_t{63});
+    }
+    if (!p) throw std::bad_alloc();
+    data_ = static_cast<T*>(p);
+    size_ = n;
+    std::fill(data_, data_ + n, value);
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  size_t size() const { return size_; }
+
+ private:
+  static void* allocate(size_t align, size_t bytes) {
+#if defined(_WIN32)
+    return _aligned_malloc(bytes, align);
+#else
+    return std::aligned_alloc(align, bytes);
+#endif
+  }
+  static void release(void* p) {
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+  }
+
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 struct TokenRef {
   uint32_t offset;  // into the arena
   uint32_t len;     // 0 = no token has this rank
@@ -86,7 +152,7 @@ struct TokenRef {
 struct BpeRanks::Impl {
   std::vector<uint8_t> arena;   // all token bytes back to back (+ slack for wide copies)
   std::vector<TokenRef> tokens;  // indexed by rank, size max_rank + 1
-  std::vector<Slot> slots;       // power-of-two size
+  TableArray<Slot> slots;        // power-of-two size
   uint64_t slot_mask = 0;
   int slot_shift = 64;
   uint32_t byte_rank[256];
@@ -95,10 +161,78 @@ struct BpeRanks::Impl {
   uint32_t max_rank = 0;
   size_t max_token_len = 0;
 
+  // Merging over token ids (used when every byte has a rank and ranks fit in 21 bits, i.e. all
+  // real vocabularies). Every part of a piece under merging is a token, and the rank of joining
+  // parts a and b is the rank of bytes(a) + bytes(b); so a table holding every (a, b) whose
+  // concatenation is a token (all split points of every token, not one canonical split)
+  // answers each merge-candidate lookup with 8-byte probes and no byte compare.
+  // Slot: left << 42 | right << 21 | joined; kEmptyPair when free. Load factor <= 0.5.
+  //
+  // Merging is bound by cache misses on that table (4-8 MiB). About half of all lookups are
+  // misses (every piece ends with non-joinable neighbours; more in Japanese), so a blocked Bloom
+  // filter (256-512 KiB, 3 bits in one 64-bit word per pair, ~3% false positives) answers most
+  // of them without touching the table. (A small "hot" table of the lowest-ranked pairs in front
+  // of it was tried and was slower: one more dependent probe on every lookup.)
+  bool merge_by_id = false;
+  TableArray<uint64_t> pair_slots;
+  uint64_t pair_mask = 0;
+  int pair_shift = 64;
+  TableArray<uint64_t> pair_bloom;
+  int bloom_shift = 64;
+  // Rank of the two-byte token (b0 << 8 | b1), kNoRank if none: the first round of every merge
+  // without hashing, from a 256 KiB table that stays in L2.
+  TableArray<uint32_t> byte_pair_rank;
+
+  static constexpr uint64_t kEmptyPair = ~uint64_t{0};
+  static constexpr int kIdBits = 21;
+  static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
+  static constexpr uint64_t kBloomMul = 0xD6E8FEB86659FD93ull;
+
+  // Bit positions from the middle of the product (its low bits depend only on the key's low
+  // bits; its top bits pick the word).
+  static uint64_t BloomBits(uint64_t h2) {
+    return (uint64_t{1} << ((h2 >> 24) & 63)) | (uint64_t{1} << ((h2 >> 30) & 63)) |
+           (uint64_t{1} << ((h2 >> 36) & 63));
+  }
+
+  uint32_t PairRank(uint32_t a, uint32_t b) const {
+    const uint64_t key = (uint64_t{a} << kIdBits) | b;
+    const uint64_t h2 = key * kBloomMul;
+    return PairRankAfterBloom(key, pair_bloom[static_cast<size_t>(h2 >> bloom_shift)], h2);
+  }
+
+  // Two independent lookups (a merge's left and right neighbours): both filter words are loaded
+  // before either result is branched on, so their cache misses overlap.
+  void PairRank2(uint32_t a1, uint32_t b1, uint32_t a2, uint32_t b2, uint32_t* r1,
+                 uint32_t* r2) const {
+    const uint64_t key1 = (uint64_t{a1} << kIdBits) | b1;
+    const uint64_t key2 = (uint64_t{a2} << kIdBits) | b2;
+    const uint64_t h1 = key1 * kBloomMul, h2 = key2 * kBloomMul;
+    const uint64_t w1 = pair_bloom[static_cast<size_t>(h1 >> bloom_shift)];
+    const uint64_t w2 = pair_bloom[static_cast<size_t>(h2 >> bloom_shift)];
+    *r1 = PairRankAfterBloom(key1, w1, h1);
+    *r2 = PairRankAfterBloom(key2, w2, h2);
+  }
+
+  uint32_t PairRankAfterBloom(uint64_t key, uint64_t word, uint64_t h2) const {
+    const uint64_t bits = BloomBits(h2);
+    if ((word & bits) != bits) return kNoRank;
+    const uint64_t* slots_p = pair_slots.data();
+    for (size_t i = static_cast<size_t>((key * kMul) >> pair_shift);; i = (i + 1) & pair_mask) {
+      uint64_t s = slots_p[i];
+      if ((s >> kIdBits) == key) return static_cast<uint32_t>(s & kIdMask);
+      if (s == kEmptyPair) return kNoRank;
+    }
+  }
+
   uint32_t Find(const uint8_t* p, size_t len) const {
     if (len > max_token_len || len == 0) return kNoRank;
     uint64_t prefix = load_prefix(p, len);
-    size_t i = static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift);
+    return FindAt(p, len, prefix, static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift));
+  }
+
+  // Find, given the key's first slot (so callers can prefetch it first).
+  uint32_t FindAt(const uint8_t* p, size_t len, uint64_t prefix, size_t i) const {
     if (len <= 8) {
       for (;;) {
         const Slot& s = slots[i];
@@ -138,8 +272,14 @@ struct BpeRanks::Impl {
     }
   }
 
+  // Builds pair_slots and byte_pair_rank; leaves merge_by_id false if the vocabulary can't use
+  // them.
+  void BuildPairTable();
+
   size_t EncodePieceRaw(const uint8_t* p, size_t len, uint32_t* out) const;
   size_t MergeSmall(const uint8_t* p, size_t len, uint32_t* out) const;
+  size_t MergeSmallIds(const uint8_t* p, size_t len, uint32_t* out) const;
+  template <bool kById>
   size_t MergeLong(const uint8_t* p, size_t len, uint32_t* out) const;
 };
 
@@ -148,6 +288,10 @@ namespace {
 // Pieces up to this length merge with an O(n^2) scan over stack arrays (fast: few merges, no
 // allocation); longer ones use the heap + linked list, O(n log n).
 constexpr size_t kSmallPiece = 48;
+// The same for MergeSmallIds, whose steps are cheaper (no byte hashing, no position arrays).
+// The scan's cost is the vectorized min over up to this many keys per merge; beyond it, the
+// rank-bucket queue of MergeLong wins.
+constexpr size_t kSmallPieceIds = 128;
 
 }  // namespace
 
@@ -192,6 +336,72 @@ size_t BpeRanks::Impl::MergeSmall(const uint8_t* p, size_t len, uint32_t* out) c
     out[i] = part_rank[i];
   }
   return m;
+}
+
+// The same merge over token ids (merge_by_id). Parts stay where their first byte is; each
+// position i holds key[i] = (rank of the pair starting there) << 8 | i, or at least
+// kNoPairKey when there is none (a pair rank of kNoRank shifts to 0xFFFFFFxx, above every real
+// key since ids are < 2^21), so one unsigned min over the fixed-length array gives both the
+// lowest rank and, on ties, the leftmost position: no index search, no shifting, and the min
+// loop vectorizes (with AVX2 where the CPU has it: chosen once at load by the dynamic linker,
+// since the portable build targets baseline x86-64). Each new candidate costs one PairRank.
+namespace {
+constexpr uint32_t kNoPairKey = uint32_t{1} << 29;
+constexpr size_t kMinLanes = 8;  // key array padded to a multiple of this with 0xFFFFFFFF
+
+// target_clones needs ifunc support: glibc on ELF (not musl, not macOS/Windows).
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && \
+    !defined(__SANITIZE_ADDRESS__) && (defined(__GNUC__) || defined(__clang__))
+#define FASTPREP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define FASTPREP_MULTIVERSION
+#endif
+
+FASTPREP_MULTIVERSION
+size_t merge_small_ids(const BpeRanks::Impl& R, const uint8_t* p, size_t len, uint32_t* out) {
+  static_assert(kSmallPieceIds <= 256, "positions are packed in 8 bits of a key");
+  uint32_t key[kSmallPieceIds + kMinLanes];
+  uint32_t part[kSmallPieceIds + 1];  // part[n]: a harmless id for the lookup past the end
+  uint16_t next[kSmallPieceIds], prev[kSmallPieceIds];
+  const uint32_t* bpr = R.byte_pair_rank.data();
+  const uint32_t n = static_cast<uint32_t>(len);
+  const uint32_t padded = (n + kMinLanes - 1) & ~uint32_t{kMinLanes - 1};
+  for (uint32_t i = 0; i < n; ++i) {
+    part[i] = R.byte_rank[p[i]];
+    next[i] = static_cast<uint16_t>(i + 1);
+    prev[i] = static_cast<uint16_t>(i - 1);
+  }
+  part[n] = 0;
+  prev[0] = 0;
+  for (uint32_t i = 0; i + 1 < n; ++i) key[i] = (bpr[(uint32_t{p[i]} << 8) | p[i + 1]] << 8) | i;
+  for (uint32_t i = n - 1; i < padded; ++i) key[i] = ~uint32_t{0};
+  for (;;) {
+    uint32_t best = ~uint32_t{0};
+    for (uint32_t i = 0; i < padded; ++i) best = std::min(best, key[i]);
+    if (best >= kNoPairKey) break;
+    const uint32_t x = best & 0xFF, r = best >> 8;
+    const uint32_t j = next[x];  // part x absorbs part j
+    const uint32_t after = next[j];
+    part[x] = r;
+    key[j] = ~uint32_t{0};
+    next[x] = static_cast<uint16_t>(after);
+    // Both neighbours' lookups at once, branch-free; the one past either end is discarded.
+    const uint32_t k = prev[x];  // 0 when x == 0
+    uint32_t right_rank, left_rank;
+    R.PairRank2(r, part[after], part[k], r, &right_rank, &left_rank);
+    if (after < n) prev[after] = static_cast<uint16_t>(x);
+    key[x] = after < n ? (right_rank << 8) | x : ~uint32_t{0};
+    if (x > 0) key[k] = (left_rank << 8) | k;
+  }
+  size_t m = 0;
+  for (uint32_t i = 0; i < n; i = next[i]) out[m++] = part[i];
+  return m;
+}
+
+}  // namespace
+
+size_t BpeRanks::Impl::MergeSmallIds(const uint8_t* p, size_t len, uint32_t* out) const {
+  return merge_small_ids(*this, p, len, out);
 }
 
 // Long pieces: parts form a doubly linked list indexed by the offset of their first byte; part x
@@ -279,6 +489,8 @@ thread_local LongScratch t_long;
 
 }  // namespace
 
+// kById: candidate ranks come from PairRank on the parts' ids instead of hashing their bytes.
+template <bool kById>
 size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) const {
   if (len >= 0xFFFFFFFFu) throw std::bad_alloc();  // part offsets are 32-bit
   LongScratch& s = t_long;
@@ -315,7 +527,7 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
   node[n].pair_rank = kNoRank;
   node[n - 1].pair_rank = kNoRank;
   for (uint32_t i = 0; i + 1 < n; ++i) {
-    uint32_t r = Find(p + i, 2);
+    uint32_t r = kById ? byte_pair_rank[(uint32_t{p[i]} << 8) | p[i + 1]] : Find(p + i, 2);
     node[i].pair_rank = r;
     if (r != kNoRank) insert(i, r);
   }
@@ -345,11 +557,13 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
     }
     if (x > 0) {
       uint32_t k = nx.prev;
-      uint32_t rk = Find(p + k, after - k);
+      uint32_t rk = kById ? PairRank(node[k].part_rank, r) : Find(p + k, after - k);
       node[k].pair_rank = rk;
       if (rk != kNoRank) insert(k, rk);
     }
-    uint32_t rx = after < n ? Find(p + x, after_end - x) : kNoRank;
+    uint32_t rx = after >= n ? kNoRank
+                  : kById    ? PairRank(r, node[after].part_rank)
+                             : Find(p + x, after_end - x);
     nx.pair_rank = rx;
     if (rx != kNoRank) insert(x, rx);
   }
@@ -371,13 +585,17 @@ inline size_t BpeRanks::Impl::EncodePieceRaw(const uint8_t* p, size_t len, uint3
     return 1;
   }
   if (len == 0) return 0;
-  uint32_t r = Find(p, len);
+  uint32_t r = len == 2 && merge_by_id ? byte_pair_rank[(uint32_t{p[0]} << 8) | p[1]] : Find(p, len);
   if (r != kNoRank) {
     out[0] = r;
     return 1;
   }
+  if (merge_by_id) {
+    if (len <= kSmallPieceIds) return MergeSmallIds(p, len, out);
+    return MergeLong<true>(p, len, out);
+  }
   if (len <= kSmallPiece) return MergeSmall(p, len, out);
-  return MergeLong(p, len, out);
+  return MergeLong<false>(p, len, out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,11 +697,98 @@ Status build_ranks(std::vector<uint8_t> arena, const std::vector<ParsedToken>& p
   }
   impl->count = parsed.size();
   impl->max_rank = max_rank;
+  impl->BuildPairTable();
   *out = std::move(impl);
   return Status::Ok();
 }
 
 }  // namespace
+
+void BpeRanks::Impl::BuildPairTable() {
+  merge_by_id = false;
+  if (!all_bytes || max_rank >= kIdMask) return;
+  byte_pair_rank.assign(size_t{1} << 16, kNoRank);
+  for (uint32_t b = 0; b < (1u << 16); ++b) {
+    uint8_t two[2] = {static_cast<uint8_t>(b >> 8), static_cast<uint8_t>(b)};
+    byte_pair_rank[b] = Find(two, 2);
+  }
+  // Every split of every token into two tokens: ~2.5M lookups of random slots for o200k. They
+  // are resolved in batches whose slots are prefetched first, so the misses overlap (this keeps
+  // the table build to a few ms instead of ~100).
+  struct Probe {
+    const uint8_t* p;
+    uint64_t prefix;
+    size_t slot;
+    uint32_t len, rank, left;
+  };
+  auto start_probe = [&](const uint8_t* q, uint32_t len, uint32_t rank, uint32_t left) {
+    uint64_t prefix = load_prefix(q, len);
+    size_t i = static_cast<size_t>(hash_key(q, len, prefix) >> slot_shift);
+    __builtin_prefetch(&slots[i]);
+    return Probe{q, prefix, i, len, rank, left};
+  };
+  std::vector<uint64_t> entries;
+  entries.reserve(count * 3);
+  std::vector<Probe> lefts, rights;
+  constexpr size_t kBatch = 1024;
+  uint32_t r = 0;
+  const uint32_t n_ranks = static_cast<uint32_t>(tokens.size());
+  while (r < n_ranks) {
+    lefts.clear();
+    while (r < n_ranks && lefts.size() < kBatch) {
+      const TokenRef& t = tokens[r];
+      const uint8_t* b = arena.data() + t.offset;
+      for (uint32_t k = 1; k < t.len; ++k) lefts.push_back(start_probe(b, k, r, 0));
+      ++r;
+    }
+    rights.clear();
+    for (const Probe& q : lefts) {
+      uint32_t left = FindAt(q.p, q.len, q.prefix, q.slot);
+      if (left == kNoRank) continue;
+      const TokenRef& t = tokens[q.rank];
+      rights.push_back(start_probe(q.p + q.len, t.len - q.len, q.rank, left));
+    }
+    for (const Probe& q : rights) {
+      uint32_t right = FindAt(q.p, q.len, q.prefix, q.slot);
+      if (right == kNoRank) continue;
+      entries.push_back((uint64_t{q.left} << (2 * kIdBits)) | (uint64_t{right} << kIdBits) |
+                        q.rank);
+    }
+  }
+  auto make_table = [](const uint64_t* e, size_t n, TableArray<uint64_t>* table, uint64_t* mask,
+                       int* shift) {
+    size_t cap = 16;
+    int bits = 4;
+    while (cap < 2 * n) {
+      cap <<= 1;
+      ++bits;
+    }
+    table->assign(cap, kEmptyPair);
+    *mask = cap - 1;
+    *shift = 64 - bits;
+    for (size_t k = 0; k < n; ++k) {
+      uint64_t key = e[k] >> kIdBits;
+      size_t i = static_cast<size_t>((key * kMul) >> *shift);
+      while ((*table)[i] != kEmptyPair) i = (i + 1) & *mask;  // keys are distinct
+      (*table)[i] = e[k];
+    }
+  };
+  make_table(entries.data(), entries.size(), &pair_slots, &pair_mask, &pair_shift);
+  // Bloom filter: >= 8 bits per pair, 3 bits set in one 64-bit word per pair.
+  size_t words = 2;
+  int word_bits = 1;
+  while (words * 64 < 8 * entries.size()) {
+    words <<= 1;
+    ++word_bits;
+  }
+  pair_bloom.assign(words, 0);
+  bloom_shift = 64 - word_bits;
+  for (uint64_t e : entries) {
+    uint64_t h2 = (e >> kIdBits) * kBloomMul;
+    pair_bloom[static_cast<size_t>(h2 >> bloom_shift)] |= BloomBits(h2);
+  }
+  merge_by_id = true;
+}
 
 BpeRanks::BpeRanks() = default;
 BpeRanks::~BpeRanks() = default;
@@ -606,6 +911,16 @@ Status BpeRanks::EncodePiece(const uint8_t* bytes, size_t len, std::vector<uint3
   }
 }
 
+uint32_t BpeRanks::MergedRank(uint32_t left, uint32_t right) const {
+  std::string_view a, b;
+  if (!TokenBytes(left, &a) || !TokenBytes(right, &b)) return kNoRank;
+  if (impl_->merge_by_id) return impl_->PairRank(left, right);
+  std::string cat;
+  cat.reserve(a.size() + b.size());
+  cat.append(a).append(b);
+  return impl_->Find(reinterpret_cast<const uint8_t*>(cat.data()), cat.size());
+}
+
 bool BpeRanks::TokenBytes(uint32_t rank, std::string_view* out) const {
   if (rank >= impl_->tokens.size()) return false;
   const TokenRef& ref = impl_->tokens[rank];
@@ -623,7 +938,7 @@ uint32_t BpeRanks::max_rank() const { return impl_->max_rank; }
 namespace {
 
 constexpr size_t kDefaultParallelThreshold = 256 * 1024;
-constexpr uint32_t kSpecialFlag = 0x80000000u;  // marks a special token's end in a piece list
+constexpr size_t kMaxParallelBytes = 0x80000000u;  // the parallel path keeps 32-bit offsets
 
 // Appends to a vector through a raw pointer: the vector is grown ahead (zero-filled) so the hot
 // loop writes ids without per-element capacity checks; Finish trims it to what was written.
@@ -640,6 +955,7 @@ class IdWriter {
   }
   void Commit(size_t k) { used_ += k; }
   void Push(uint32_t id) { *Reserve(1) = id, ++used_; }
+  size_t size() const { return used_; }
   void Finish() { v_->resize(used_); }
   void Abandon(size_t original) { v_->resize(original); }
 
@@ -668,7 +984,7 @@ struct BpeEncoder::Impl {
   std::vector<SpecialToken> specials;
   // Special indices by first byte, longest text first (leftmost-longest search).
   std::array<std::vector<uint32_t>, 256> by_first_byte;
-  std::unordered_map<std::string_view, uint32_t> index_by_text;  // views into `specials`
+  std::unordered_map<std::string_view, uint32_t> index_by_text;  // duplicate check at Create
   std::vector<std::pair<uint32_t, uint32_t>> index_by_id;        // (id, index), sorted
   size_t parallel_threshold = kDefaultParallelThreshold;
 
@@ -750,83 +1066,137 @@ struct BpeEncoder::Impl {
     }
   }
 
-  // Parallel path: lex everything into piece ends (specials flagged), then BPE contiguous
-  // ranges of pieces on the pool and concatenate in order.
+  // Parallel path. Lexing is sequential by nature (a piece starts where the previous one ended),
+  // so instead of lexing everything first, each chunk of the text is lexed *and* encoded from a
+  // guessed start (its first byte), and the guesses are verified while splicing: the true piece
+  // sequence, arriving from the previous chunk, is in step with a chunk as soon as one of its
+  // piece ends is also a piece end of that chunk (the lexer's next piece depends only on where
+  // it starts, within its segment), so the chunk's ids from there on are the true ones. The true
+  // sequence is continued serially until that happens; usually it takes zero or one piece. A
+  // chunk that never falls into step (e.g. one piece spanning it) is re-encoded serially, so
+  // the output is always identical to the serial path.
+  struct Segment {
+    uint32_t begin, end;
+    uint32_t special;  // index into specials, or kNoRank for ordinary text
+  };
+  struct ChunkResult {
+    std::vector<uint32_t> ids;
+    std::vector<std::pair<uint32_t, uint32_t>> marks;  // (piece end, ids so far), first pieces
+    uint32_t start = 0, last_end = 0;
+    Status status;
+  };
+  static constexpr size_t kSyncMarks = 256;
+
+  // Encodes the piece (or special) that starts at `pos`, appending to w; `seg` must be the
+  // segment holding pos (advanced past exhausted segments). Returns the piece end.
+  Status Step(const uint8_t* t, const std::vector<Segment>& segs, size_t* seg, uint32_t* pos,
+              IdWriter* w) const {
+    while (*pos == segs[*seg].end && segs[*seg].special == kNoRank) ++*seg;
+    const Segment& g = segs[*seg];
+    if (g.special != kNoRank) {
+      w->Push(specials[g.special].id);
+      *pos = g.end;
+      ++*seg;
+      return Status::Ok();
+    }
+    size_t len = g.end - g.begin, rel = *pos - g.begin;
+    size_t end = next(t + g.begin, len, rel);
+    if (end <= rel || end > len) return lexer_error(*pos);
+    size_t k = R->EncodePieceRaw(t + *pos, end - rel, w->Reserve(end - rel));
+    if (k == kFail) return no_rank_error(*pos);
+    w->Commit(k);
+    *pos = g.begin + static_cast<uint32_t>(end);
+    return Status::Ok();
+  }
+
   Status EncodeParallel(std::string_view text, const std::vector<uint8_t>* allowed,
                         std::vector<uint32_t>* out, size_t threads) const {
     const uint8_t* t = reinterpret_cast<const uint8_t*>(text.data());
-    const size_t n = text.size();
-    std::vector<uint32_t> ends;
-    ends.reserve(n / 3 + 16);
-    auto lex = [&](size_t a, size_t b) -> Status {
-      size_t pos = 0, len = b - a;
-      while (pos < len) {
-        size_t end = next(t + a, len, pos);
-        if (end <= pos || end > len) return lexer_error(a + pos);
-        ends.push_back(static_cast<uint32_t>(a + end));
-        pos = end;
-      }
-      return Status::Ok();
-    };
-    size_t pos = 0;
-    for (;;) {
-      size_t idx = 0, off = n;
-      bool found = allowed != nullptr && Find(text, pos, *allowed, &idx, &off);
-      Status st = lex(pos, off);
-      if (!st.ok()) return st;
-      if (!found) break;
-      pos = off + specials[idx].text.size();
-      ends.push_back(static_cast<uint32_t>(pos) | kSpecialFlag);
-    }
-    // Chunks of about equal bytes; a few per thread so uneven pieces still balance.
-    const size_t n_chunks = std::min(ends.size(), threads * 4);
-    std::vector<size_t> first_piece(n_chunks + 1, ends.size());
-    first_piece[0] = 0;
+    const uint32_t n = static_cast<uint32_t>(text.size());
+    // Segments: ordinary text between allowed specials, and the specials themselves; a final
+    // empty ordinary segment at n keeps Step's scan in range.
+    std::vector<Segment> segs;
     {
-      size_t c = 1;
-      for (size_t i = 0; i < ends.size() && c < n_chunks; ++i) {
-        if ((ends[i] & ~kSpecialFlag) >= n * c / n_chunks) first_piece[c++] = i + 1;
+      size_t pos = 0;
+      for (;;) {
+        size_t idx = 0, off = n;
+        bool found = allowed != nullptr && Find(text, pos, *allowed, &idx, &off);
+        if (off > pos) segs.push_back({uint32_t(pos), uint32_t(off), kNoRank});
+        if (!found) break;
+        pos = off + specials[idx].text.size();
+        segs.push_back({uint32_t(off), uint32_t(pos), uint32_t(idx)});
       }
+      segs.push_back({n, n, kNoRank});
     }
-    std::vector<std::vector<uint32_t>> parts(n_chunks);
-    std::vector<Status> statuses(n_chunks);
+    const size_t n_chunks = std::max<size_t>(1, std::min<size_t>(threads * 2, n / 4096));
+    std::vector<uint32_t> bounds(n_chunks + 1);
+    for (size_t c = 0; c <= n_chunks; ++c) {
+      size_t b = static_cast<size_t>(uint64_t{n} * c / n_chunks);
+      while (b < n && (t[b] & 0xC0) == 0x80) ++b;  // never start inside a UTF-8 sequence
+      bounds[c] = static_cast<uint32_t>(b);
+    }
+    auto segment_of = [&](uint32_t pos) {  // last segment with begin <= pos
+      auto it = std::upper_bound(segs.begin(), segs.end(), pos,
+                                 [](uint32_t p, const Segment& g) { return p < g.begin; });
+      return static_cast<size_t>(it - segs.begin()) - 1;
+    };
+    std::vector<ChunkResult> chunks(n_chunks);
     Status pst = parallel_for(n_chunks, threads, [&](size_t c) {
-      size_t a = first_piece[c], b = first_piece[c + 1];
-      size_t start = a == 0 ? 0 : (ends[a - 1] & ~kSpecialFlag);
-      size_t bytes = b == a ? 0 : (ends[b - 1] & ~kSpecialFlag) - start;
-      IdWriter w(&parts[c], bytes / 3 + 16);
-      for (size_t i = a; i < b; ++i) {
-        size_t end = ends[i] & ~kSpecialFlag;
-        if (ends[i] & kSpecialFlag) {
-          auto it = index_by_text.find(std::string_view(text.data() + start, end - start));
-          w.Push(specials[it->second].id);
-        } else {
-          size_t len = end - start;
-          size_t k = R->EncodePieceRaw(t + start, len, w.Reserve(len));
-          if (k == kFail) {
-            statuses[c] = no_rank_error(start);
-            w.Finish();
-            return;
-          }
-          w.Commit(k);
+      ChunkResult& ch = chunks[c];
+      uint32_t pos = bounds[c];
+      size_t seg = segment_of(pos);
+      if (segs[seg].special != kNoRank && pos > segs[seg].begin) pos = segs[seg++].end;
+      ch.start = pos;
+      IdWriter w(&ch.ids, (bounds[c + 1] - bounds[c]) / 3 + 16);
+      while (pos < bounds[c + 1]) {
+        Status st = Step(t, segs, &seg, &pos, &w);
+        if (!st.ok()) {
+          ch.status = st;  // reported only if the true sequence needs this piece
+          break;
         }
-        start = end;
+        if (ch.marks.size() < kSyncMarks) ch.marks.emplace_back(pos, uint32_t(w.size()));
       }
+      ch.last_end = pos;
       w.Finish();
     });
     if (!pst.ok()) return pst;
-    for (const Status& st : statuses) {
-      if (!st.ok()) return st;
-    }
+    // Splice. E: everything before it is encoded (true piece boundary).
     size_t total = out->size();
-    for (const auto& p : parts) total += p.size();
-    out->reserve(total);
-    for (const auto& p : parts) out->insert(out->end(), p.begin(), p.end());
+    for (const auto& ch : chunks) total += ch.ids.size();
+    out->reserve(total + 16);
+    IdWriter w(out, 0);
+    uint32_t e = 0;
+    size_t seg = 0;
+    for (size_t c = 0; c < n_chunks; ++c) {
+      const ChunkResult& ch = chunks[c];
+      size_t mark = 0;
+      for (;;) {
+        if (e >= ch.last_end) break;  // the true sequence already covers this chunk
+        size_t from = kFail;
+        if (e == ch.start) {
+          from = 0;
+        } else {
+          while (mark < ch.marks.size() && ch.marks[mark].first < e) ++mark;
+          if (mark < ch.marks.size() && ch.marks[mark].first == e) from = ch.marks[mark].second;
+        }
+        if (from != kFail) {
+          if (!ch.status.ok()) return ch.status;
+          std::copy(ch.ids.begin() + from, ch.ids.end(), w.Reserve(ch.ids.size() - from));
+          w.Commit(ch.ids.size() - from);
+          e = ch.last_end;
+          break;
+        }
+        seg = segment_of(e);
+        Status st = Step(t, segs, &seg, &e, &w);
+        if (!st.ok()) return st;
+      }
+    }
+    w.Finish();
     return Status::Ok();
   }
 
   bool UseParallel(size_t n, size_t num_threads) const {
-    if (num_threads == 1 || n < parallel_threshold || n >= kSpecialFlag) return false;
+    if (num_threads == 1 || n < parallel_threshold || n >= kMaxParallelBytes) return false;
     size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
     return threads > 1;
   }

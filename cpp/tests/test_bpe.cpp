@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +169,74 @@ static void test_merge_order_synthetic() {
   }
 }
 
+// The pair table behind merging (MergedRank) against the byte table: every split of a sample of
+// tokens into two tokens (not only one canonical split), plus random pairs, which are mostly
+// not tokens and so exercise the Bloom filter and the hot/full table fall-through.
+static void check_merged_rank(const std::string& name, const BpeRanks& r, uint32_t stride) {
+  auto concat_rank = [&](uint32_t a, uint32_t b) {
+    std::string_view x, y;
+    if (!r.TokenBytes(a, &x) || !r.TokenBytes(b, &y)) return kNoRank;
+    std::string cat = std::string(x) + std::string(y);
+    return r.Rank(u8(cat), cat.size());
+  };
+  size_t splits = 0, bad = 0;
+  for (uint32_t id = 0; id <= r.max_rank(); id += stride) {
+    std::string_view sv;
+    if (!r.TokenBytes(id, &sv)) continue;
+    for (size_t k = 1; k < sv.size(); ++k) {
+      uint32_t a = r.Rank(reinterpret_cast<const uint8_t*>(sv.data()), k);
+      uint32_t b = r.Rank(reinterpret_cast<const uint8_t*>(sv.data()) + k, sv.size() - k);
+      if (a == kNoRank || b == kNoRank) continue;
+      ++splits;
+      if (r.MergedRank(a, b) != id) ++bad;
+    }
+  }
+  std::mt19937 rng(99);
+  size_t hits = 0;
+  for (int iter = 0; iter < 200000; ++iter) {
+    // Low ids are short, frequent tokens: pairs of them are often tokens too.
+    uint32_t lim = iter % 2 ? r.max_rank() + 2 : 2000;
+    uint32_t a = rng() % lim, b = rng() % lim;
+    uint32_t want = concat_rank(a, b);
+    hits += want != kNoRank;
+    if (r.MergedRank(a, b) != want) ++bad;
+  }
+  if (bad) std::fprintf(stderr, "%s: %zu MergedRank mismatches\n", name.c_str(), bad);
+  CHECK(bad == 0);
+  CHECK(splits > r.size() / stride);  // many tokens have several splits
+  CHECK(hits > 1000);
+}
+
+// A vocabulary in which some bytes have no rank cannot merge by id (a byte-less part may still
+// join a neighbour into a token); the byte-keyed path handles it, and must match the reference.
+static void test_partial_byte_vocab() {
+  std::vector<std::pair<std::string, uint32_t>> pairs;
+  uint32_t next_rank = 0;
+  for (int b = 'a'; b <= 'e'; ++b) pairs.push_back({std::string(1, static_cast<char>(b)), next_rank++});
+  for (const char* t : {"ab", "bc", "cd", "de", "abc", "bcd", "xa", "ax", "abcd", "eab", "xab"}) {
+    pairs.push_back({t, next_rank++});
+  }
+  std::unique_ptr<BpeRanks> r;
+  CHECK_OK(BpeRanks::FromPairs(pairs, &r));
+  if (!r) return;
+  CHECK((encode_piece(*r, "xab") == std::vector<uint32_t>{r->Rank(u8(std::string("xab")), 3)}));
+  CHECK(r->MergedRank(r->Rank(u8(std::string("ab")), 2), r->Rank(u8(std::string("cd")), 2)) ==
+        r->Rank(u8(std::string("abcd")), 4));
+  std::mt19937 rng(5);
+  for (int iter = 0; iter < 500; ++iter) {
+    size_t len = 2 + rng() % 300;
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s.push_back("abcdeab"[rng() % 7]);
+    if (rng() % 3 == 0) s[rng() % len] = 'x';
+    std::vector<uint32_t> got;
+    Status st = r->EncodePiece(u8(s), s.size(), &got);
+    std::vector<uint32_t> want = reference_encode(*r, s);
+    bool want_ok = std::find(want.begin(), want.end(), kNoRank) == want.end();
+    CHECK(st.ok() == want_ok);
+    if (st.ok() && want_ok) CHECK(got == want);
+  }
+}
+
 static void test_real_vocab(const std::string& name, const std::string& contents) {
   std::unique_ptr<BpeRanks> owned;
   CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
@@ -196,6 +265,22 @@ static void test_real_vocab(const std::string& name, const std::string& contents
     std::string s;
     for (size_t i = 0; i < len; ++i) s.push_back(static_cast<char>(rng() & 0xFF));
     CHECK(encode_piece(r, s) == reference_encode(r, s));
+  }
+  check_merged_rank(name, r, 5);
+  // Pieces of every length class (whole token, byte-pair table, small scan up to 128 bytes,
+  // bucket queue beyond) from real text fragments, against the reference.
+  const std::string words[] = {"Donaudampfschifffahrts", "gesellschaft", "\xe6\x97\xa5\xe6\x9c\xac",
+                               "\xe3\x81\xae", "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88", "--", "+", "==",
+                               "unbelievably", "x", "0", "\xc3\xa9t\xc3\xa9"};
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s;
+    size_t target = 2 + rng() % (iter % 4 == 0 ? 400 : 140);
+    while (s.size() < target) s += words[rng() % (sizeof(words) / sizeof(words[0]))];
+    if (encode_piece(r, s) != reference_encode(r, s)) {
+      std::fprintf(stderr, "%s: mismatch on a %zu-byte word piece\n", name.c_str(), s.size());
+      ++g_failures;
+      break;
+    }
   }
   // Every token's bytes map back to its rank.
   for (uint32_t id = 0; id <= r.max_rank(); id += 7) {
@@ -366,6 +451,60 @@ static void test_serial_parallel(const std::string& name, const std::string& con
   }
 }
 
+// The parallel path lexes each chunk from a guessed start and splices where the true piece
+// sequence falls into step. Texts built to put chunk edges inside long pieces, whitespace runs
+// (the lookahead in `\s+(?!\S)`), multi-byte characters, digit runs and specials.
+static void test_parallel_resync(const std::string& name, const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  std::shared_ptr<const BpeRanks> ranks(std::move(owned));
+  PreTokenizerKind kind = name == "o200k_base" ? PreTokenizerKind::kO200k : PreTokenizerKind::kCl100k;
+  std::unique_ptr<BpeEncoder> enc;
+  CHECK_OK(BpeEncoder::Create(ranks, kind, {{"<|endoftext|>", 300000}, {"<|x|>", 300001}}, &enc));
+  if (!enc) return;
+  const std::vector<std::string> atoms = {
+      "word ", "Wort\n", " \n\n  ", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "1234567", "'s ", "x=y+1;\n",
+      "<|endoftext|>", "<|x|>", "<|endo", "\t", "\xc3\xa9", "!!!", "   ", "\r\n", "ABCdef"};
+  std::mt19937 rng(11);
+  std::vector<uint8_t> allow = {1, 1};
+  for (int iter = 0; iter < 24; ++iter) {
+    std::string text;
+    size_t target = 20000 + rng() % 60000;
+    while (text.size() < target) {
+      uint32_t pick = rng() % 100;
+      if (pick < 2) {
+        text += std::string(1000 + rng() % 30000, " a0\n"[rng() % 4]);  // one piece over edges
+      } else if (pick < 4) {
+        for (int k = 0; k < 3000; ++k) text += "\xe3\x81\x82";  // a long CJK run
+      } else {
+        text += atoms[rng() % atoms.size()];
+      }
+    }
+    std::vector<uint32_t> serial, ser_sp;
+    enc->set_parallel_threshold(~size_t{0} >> 1);
+    CHECK_OK(enc->EncodeOrdinary(text, &serial, 1));
+    CHECK_OK(enc->Encode(text, allow, &ser_sp, 1));
+    enc->set_parallel_threshold(1000);
+    for (size_t threads : {2, 3, 8}) {
+      std::vector<uint32_t> par, par_sp;
+      CHECK_OK(enc->EncodeOrdinary(text, &par, threads));
+      CHECK_OK(enc->Encode(text, allow, &par_sp, threads));
+      if (par != serial || par_sp != ser_sp) {
+        std::fprintf(stderr, "%s: parallel != serial (iter %d, %zu threads, %zu bytes)\n",
+                     name.c_str(), iter, threads, text.size());
+        ++g_failures;
+        return;
+      }
+    }
+  }
+  // Errors surface from the parallel path as from the serial one.
+  enc->set_parallel_threshold(1000);
+  std::vector<uint32_t> got;
+  CHECK(enc->Encode(std::string(50000, 'a'), {}, &got, 4).ok());
+  CHECK(got.size() > 0);
+}
+
 static void test_thread_pool() {
   std::vector<std::atomic<int>> hits(1000);
   CHECK_OK(parallel_for(1000, 0, [&](size_t i) { hits[i]++; }));
@@ -401,6 +540,7 @@ static void test_thread_pool() {
 int main() {
   test_rank_file_errors();
   test_merge_order_synthetic();
+  test_partial_byte_vocab();
   test_thread_pool();
   for (const char* name : {"cl100k_base", "o200k_base"}) {
     std::string contents;
@@ -411,6 +551,7 @@ int main() {
     test_real_vocab(name, contents);
     if (std::string(name) == "cl100k_base") test_cl100k_known(contents);
     test_serial_parallel(name, contents);
+    test_parallel_resync(name, contents);
   }
   if (g_failures) {
     std::fprintf(stderr, "%d failure(s)\n", g_failures);

@@ -32,6 +32,9 @@ class BpeRanks {
   // then repeatedly merge the lowest-ranked adjacent pair, leftmost first). Near-linear in len.
   // Every single byte must have a rank for a piece to encode; otherwise returns kInvalidArgument.
   Status EncodePiece(const uint8_t* bytes, size_t len, std::vector<uint32_t>* out) const;
+  // Rank of bytes(left) + bytes(right), or kNoRank if that is not a token (or either id is
+  // unknown): the merge step's lookup, answered from a pair table built at load time.
+  uint32_t MergedRank(uint32_t left, uint32_t right) const;
   // Bytes of token `rank`; false if no token has that rank.
   bool TokenBytes(uint32_t rank, std::string_view* out) const;
 

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 # name -> (module under fastprep, one-line help)
 SUBCOMMANDS = {
     "bench": ("bench", "compare fastprep's BPE speed and ids with tiktoken, rs-bpe and HF tokenizers"),
+    "profile": ("profile", "per-stage time, tokens/s and latency percentiles over a request mix"),
 }
 
 

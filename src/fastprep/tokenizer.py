@@ -598,6 +598,26 @@ class Tokenizer:
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]]) -> list[bytes]:
         return [self.decode_bytes(tokens) for tokens in batch]
 
+    # -- asyncio: the same calls off the event loop (see fastprep.aio for the knobs) -----------
+
+    async def aencode(self, text, **kwargs) -> list[int]:
+        """:meth:`encode` without blocking the event loop (bounded, on the native thread pool)."""
+        from . import aio
+
+        return await aio.aencode(self, text, **kwargs)
+
+    async def aencode_batch(self, texts, **kwargs) -> list[list[int]]:
+        """:meth:`encode_batch` without blocking the event loop."""
+        from . import aio
+
+        return await aio.aencode_batch(self, texts, **kwargs)
+
+    async def aencode_padded(self, texts, **kwargs) -> dict:
+        """Tokenize and pack (:func:`fastprep.pack_padded`) without blocking the event loop."""
+        from . import aio
+
+        return await aio.aencode_padded(self, texts, **kwargs)
+
     # -- HF-style API (tokenizer.json files; the vocabulary methods also serve tiktoken) -------
 
     def __call__(

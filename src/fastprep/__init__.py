@@ -9,6 +9,7 @@ from .encodings import get_encoding, list_encoding_names
 from .errors import Error, UnsupportedError
 from .normalize import is_normalized, normalize
 from .pack import pack_bins, pack_padded, pack_varlen
+from .stream import DecodeStream, DecodeStreams
 from .tokenizer import Tokenizer
 
 # tiktoken's class name, so `from fastprep import Encoding` works when switching imports.
@@ -17,6 +18,8 @@ Encoding = Tokenizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "DecodeStream",
+    "DecodeStreams",
     "Encoding",
     "Error",
     "UnsupportedError",

@@ -153,3 +153,29 @@ def test_tiktoken_only_methods_refuse_clearly(backend):
         enc.enable_padding()
     assert enc.token_to_id("hello") == enc.encode_single_token("hello")
     assert enc.id_to_token(15339) == "hello"
+
+
+@pytest.mark.parametrize("name", HF_FILES)
+def test_split_special_tokens_matches_hf_encode_special_tokens(backend, name):
+    path = VOCAB_DIR / f"{name}.json"
+    mine = fastprep.Tokenizer.from_file(path, backend=backend)
+    ref = tokenizers.Tokenizer.from_file(str(path))
+    ref.encode_special_tokens = True
+    texts = ["user says [CLS] and [SEP] and [MASK]", "<|endoftext|> <EOT> <META> hi",
+             "<｜begin▁of▁sentence｜>hello<｜end▁of▁sentence｜>", "plain text", "<think>x</think>"]
+    for text in texts:
+        assert mine.encode(text, split_special_tokens=True) == ref.encode(text).ids
+        assert mine.encode_with_offsets(text, split_special_tokens=True) == (
+            ref.encode(text).ids, ref.encode(text).offsets)
+    assert mine.encode_batch(texts, split_special_tokens=True) == [
+        e.ids for e in ref.encode_batch(texts)]
+    ref.encode_special_tokens = False
+    # The default still parses special tokens as HF does.
+    assert mine.encode(texts[0]) == ref.encode(texts[0]).ids
+
+
+def test_split_special_tokens_tiktoken(backend):
+    enc = fastprep.get_encoding("cl100k_base", backend=backend)
+    text = "a <|endoftext|> b"
+    assert enc.encode(text, split_special_tokens=True) == enc.encode_ordinary(text)
+    assert enc.encode_batch([text], split_special_tokens=True) == [enc.encode_ordinary(text)]

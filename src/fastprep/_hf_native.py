@@ -95,8 +95,9 @@ def unsupported_reason(obj: dict) -> Optional[str]:
     return None
 
 
-def _added_tokens(obj: dict, normalizer_json) -> List[tuple]:
-    """(content, id, normalized, lstrip, rstrip) as HF's AddedVocabulary assigns them."""
+def _added_tokens(obj: dict, normalizer_json, skip_special: bool = False) -> List[tuple]:
+    """(content, id, normalized, lstrip, rstrip) as HF's AddedVocabulary assigns them; with
+    ``skip_special`` the special ones are left out of matching (HF's encode_special_tokens)."""
     vocab = (obj.get("model") or {}).get("vocab") or {}
     norm = None
     if normalizer_json is not None and _normalizer_name(normalizer_json):
@@ -125,7 +126,9 @@ def _added_tokens(obj: dict, normalizer_json) -> List[tuple]:
         by_id[new_id] = (key, content)
     out = []
     for tid, (key, content) in by_id.items():
-        _, _, lstrip, rstrip, normalized, _ = key
+        _, _, lstrip, rstrip, normalized, special = key
+        if skip_special and special:
+            continue
         match = content
         if normalized and norm is not None:
             from ._fallback.hf.normalized import NormalizedString
@@ -168,7 +171,7 @@ def _simple_replacements(form: str) -> List[tuple]:
 class NativeHfBpe:
     """HF's ids and character offsets (before the post-processor) for one tokenizer.json."""
 
-    def __init__(self, obj: dict) -> None:
+    def __init__(self, obj: dict, skip_special: bool = False) -> None:
         why = unsupported_reason(obj)
         if why is not None:
             raise UnsupportedError(f"native HF BPE path: {why}")
@@ -181,7 +184,7 @@ class NativeHfBpe:
         try:
             self._enc = core.HfBpeEncoder(
                 dict(model.get("vocab") or {}), list(model.get("merges") or []),
-                _added_tokens(obj, obj.get("normalizer")), spec[0], spec[1], normalizer,
+                _added_tokens(obj, obj.get("normalizer"), skip_special), spec[0], spec[1], normalizer,
                 bool(model.get("ignore_merges") or False), _simple_replacements(normalizer))
         except ValueError as exc:
             raise UnsupportedError(f"native HF BPE path: {exc}") from None

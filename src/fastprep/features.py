@@ -47,6 +47,7 @@ def batch_features(
     return_tensors: Optional[str] = "np",
     allowed_special: Any = frozenset(),
     disallowed_special: Any = "all",
+    split_special_tokens: bool = False,
 ) -> dict:
     import numpy as np
 
@@ -76,6 +77,11 @@ def batch_features(
     if truncation_side not in ("left", "right"):
         raise ValueError(f"truncation_side must be 'left' or 'right', not {truncation_side!r}")
     hf = tok._hf
+    if split_special_tokens:
+        if hf is not None:
+            hf = hf.split_specials()
+        else:
+            allowed_special, disallowed_special = frozenset(), ()
     file_padding = hf.padding if hf is not None else None
     if padding_side is None:
         padding_side = file_padding["direction"] if file_padding else "right"

@@ -56,10 +56,12 @@ class HfEngine:
     """One immutable (pipeline settings, native encoder) pair. Changing truncation or padding
     builds a new engine that shares the loaded vocabularies."""
 
-    def __init__(self, pipeline: HfPipeline, native: Any, json_obj: dict):
+    def __init__(self, pipeline: HfPipeline, native: Any, json_obj: dict, backend: str = "python"):
         self.pipeline = pipeline
         self.native = native
         self.json_obj = json_obj
+        self.backend = backend
+        self._split_variant: Optional["HfEngine"] = None
         self.affixes = _single_affixes(pipeline.post_processor)
         self.truncation = pipeline.truncation
         self.padding = pipeline.padding
@@ -70,10 +72,32 @@ class HfEngine:
         native = None
         if backend == "native":
             native = _native_encoder(json_obj, pipeline)
-        return cls(pipeline, native, json_obj)
+        return cls(pipeline, native, json_obj, backend)
 
     def replace_pipeline(self, pipeline: HfPipeline) -> "HfEngine":
-        return HfEngine(pipeline, self.native, self.json_obj)
+        engine = HfEngine(pipeline, self.native, self.json_obj, self.backend)
+        if self._split_variant is not None:  # keep the loaded native encoder, new settings
+            variant = self._split_variant
+            engine._split_variant = HfEngine(
+                pipeline.with_split_special_tokens(True), variant.native, self.json_obj,
+                self.backend)
+            engine._split_variant._split_variant = engine._split_variant
+        return engine
+
+    def split_specials(self) -> "HfEngine":
+        """The same settings with HF's ``encode_special_tokens`` on: special added tokens in the
+        text are ordinary text. Built on first use (its native encoder matches only the
+        non-special added tokens)."""
+        variant = self._split_variant
+        if variant is None:
+            pipeline = self.pipeline.with_split_special_tokens(True)
+            native = None
+            if self.backend == "native":
+                native = _native_encoder(self.json_obj, pipeline, skip_special=True)
+            variant = HfEngine(pipeline, native, self.json_obj, self.backend)
+            variant._split_variant = variant
+            self._split_variant = variant
+        return variant
 
     @property
     def uses_native(self) -> bool:
@@ -161,16 +185,18 @@ class HfEngine:
         return pp is None or not getattr(pp, "trim_offsets", False)
 
 
-def _native_encoder(json_obj: dict, pipeline: HfPipeline) -> Optional[Any]:
-    """A native encoder for this file, or None when no native kernel covers it exactly."""
+def _native_encoder(json_obj: dict, pipeline: HfPipeline,
+                    skip_special: bool = False) -> Optional[Any]:
+    """A native encoder for this file, or None when no native kernel covers it exactly.
+    ``skip_special``: special added tokens are not matched (HF's encode_special_tokens)."""
     for factory in _NATIVE_FACTORIES:
-        encoder = factory(json_obj, pipeline)
+        encoder = factory(json_obj, pipeline, skip_special)
         if encoder is not None:
             return encoder
     return None
 
 
-def _byte_level_bpe(json_obj: dict, pipeline: HfPipeline) -> Optional[Any]:
+def _byte_level_bpe(json_obj: dict, pipeline: HfPipeline, skip_special: bool) -> Optional[Any]:
     from ._hf_native import NativeHfBpe, unsupported_reason
 
     if unsupported_reason(json_obj) is not None:
@@ -178,14 +204,14 @@ def _byte_level_bpe(json_obj: dict, pipeline: HfPipeline) -> Optional[Any]:
     from .errors import UnsupportedError
 
     try:
-        native = NativeHfBpe(json_obj)
+        native = NativeHfBpe(json_obj, skip_special)
     except UnsupportedError:
         return None
     native._reference = pipeline  # texts it declines go to the same reference pipeline
     return native
 
 
-_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline], Optional[Any]]] = [_byte_level_bpe]
+_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline, bool], Optional[Any]]] = [_byte_level_bpe]
 
 
 def parse_json(json_text: str) -> dict:

@@ -314,8 +314,8 @@ class Tokenizer:
         if text.__class__ is bytes and (errors != "strict" or self._general is not None
                                         or self._hf is not None):
             text = _decode_input(text, errors)
-        if self._hf is not None:
-            return self._hf.encode(text, None, False)
+        if self._hf is not None:  # special-token text is ordinary text, no template
+            return self._hf.split_specials().encode(text, None, False)
         if self._general is None:
             try:
                 return self._core.encode_ordinary(text, 0)
@@ -332,6 +332,7 @@ class Tokenizer:
         allowed_special: AllowedSpecial = _NO_SPECIALS,
         disallowed_special: DisallowedSpecial = "all",
         errors: str = "strict",
+        split_special_tokens: bool = False,
     ) -> list[int]:
         """Ids of ``text`` (``str``, or UTF-8 ``bytes``: invalid UTF-8 raises ``ValueError`` with
         the byte offset, or becomes U+FFFD with ``errors="replace"``).
@@ -342,12 +343,19 @@ class Tokenizer:
 
         tokenizer.json files: exactly HF ``tokenizers``' ``encode(text, pair,
         add_special_tokens=...).ids``, with the file's (or the configured) truncation and padding.
+        HF files parse special-token text in the input by default (as HF does); for user text in
+        serving pass ``split_special_tokens=True`` (HF's ``encode_special_tokens``), so text like
+        "[SEP]" or "<|im_end|>" typed by a user is encoded as ordinary text, never as a control
+        token. For tiktoken encodings it means ``disallowed_special=()`` with nothing allowed.
         """
         if text.__class__ is bytes and (errors != "strict" or self._general is not None
                                         or self._hf is not None):
             text = _decode_input(text, errors)
         if self._hf is not None:
-            return self._hf.encode(text, pair, add_special_tokens)
+            engine = self._hf.split_specials() if split_special_tokens else self._hf
+            return engine.encode(text, pair, add_special_tokens)
+        if split_special_tokens:
+            allowed_special, disallowed_special = _NO_SPECIALS, ()
         if pair is not None:
             raise ValueError("tiktoken encodings have no pair template; pass pair=None")
         if allowed_special is _NO_SPECIALS and disallowed_special == "all":
@@ -432,6 +440,7 @@ class Tokenizer:
         max_length: Optional[int] = None,
         pad_to_multiple_of: Optional[int] = None,
         return_tensors: Optional[str] = None,
+        split_special_tokens: bool = False,
         **feature_options: Any,
     ):
         """Encodes many texts on the native thread pool (GIL released for the whole batch).
@@ -455,12 +464,15 @@ class Tokenizer:
                 pad_to_multiple_of=pad_to_multiple_of, layout=layout or "padded",
                 num_threads=num_threads, return_tensors=return_tensors or "np",
                 allowed_special=allowed_special, disallowed_special=disallowed_special,
-                **feature_options)
+                split_special_tokens=split_special_tokens, **feature_options)
         if self._hf is not None:
             if isinstance(texts, (str, bytes)):
                 raise TypeError("encode_batch expects a sequence of str, not a single str")
             texts = [_decode_input(t, "strict") if isinstance(t, bytes) else t for t in texts]
-            return self._hf.encode_batch(texts, add_special_tokens, _num_threads(num_threads))
+            engine = self._hf.split_specials() if split_special_tokens else self._hf
+            return engine.encode_batch(texts, add_special_tokens, _num_threads(num_threads))
+        if split_special_tokens:
+            allowed_special, disallowed_special = _NO_SPECIALS, ()
         allowed, disallowed = self._masks(allowed_special, disallowed_special)
         return self._encode_batch(texts, allowed, disallowed, _num_threads(num_threads))
 
@@ -469,7 +481,8 @@ class Tokenizer:
     ) -> list[list[int]]:
         """:meth:`encode_ordinary` for many texts, on the native thread pool."""
         if self._hf is not None:
-            return self._hf.encode_batch(list(texts), False, _num_threads(num_threads))
+            return self._hf.split_specials().encode_batch(list(texts), False,
+                                                          _num_threads(num_threads))
         return self._encode_batch(texts, self._mask_none, self._mask_none, _num_threads(num_threads))
 
     def _encode_batch(self, texts, allowed, disallowed, num_threads) -> list[list[int]]:
@@ -640,6 +653,7 @@ class Tokenizer:
         truncation_side: str = "right",
         dtype: Any = None,
         num_threads: Optional[int] = None,
+        split_special_tokens: bool = False,
     ) -> dict:
         """Tokenize and pack in HF's style: returns ``{"input_ids": [B, L], "attention_mask":
         [B, L], ...}`` as NumPy arrays (int64 unless ``dtype=np.int32``).
@@ -662,13 +676,16 @@ class Tokenizer:
             layout=layout, return_attention_mask=return_attention_mask,
             return_token_type_ids=return_token_type_ids, return_position_ids=return_position_ids,
             pad_id=pad_id, padding_side=padding_side, truncation_side=truncation_side,
-            dtype=dtype, num_threads=num_threads, return_tensors=return_tensors)
+            dtype=dtype, num_threads=num_threads, return_tensors=return_tensors,
+            split_special_tokens=split_special_tokens)
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool = True):
+    def encode_with_offsets(self, text: str, *, add_special_tokens: bool = True,
+                            split_special_tokens: bool = False):
         """(ids, offsets): offsets are (start, end) character positions in ``text``, equal to
         HF's ``Encoding.offsets`` (special tokens get (0, 0))."""
         self._require_hf("encode_with_offsets")
-        return self._hf.encode_with_offsets(text, add_special_tokens)
+        engine = self._hf.split_specials() if split_special_tokens else self._hf
+        return engine.encode_with_offsets(text, add_special_tokens)
 
     def encode_full(self, text: str, pair: Optional[str] = None, *, add_special_tokens: bool = True):
         """Everything HF's ``Encoding`` holds (ids, type_ids, tokens, offsets, attention_mask,

@@ -87,7 +87,7 @@ class AddedVocabulary:
             return None
         return self.normalized_cache.get(i, tok.content)
 
-    def _find(self, s: str, matcher) -> List[Tuple[Optional[int], Tuple[int, int]]]:
+    def _find(self, s: str, matcher, skip_special: bool = False) -> List[Tuple[Optional[int], Tuple[int, int]]]:
         if not s:
             return [(None, (0, 0))]
         if matcher is None:
@@ -100,6 +100,8 @@ class AddedVocabulary:
             start, stop = m.span()
             tid = by_content[m.group()]
             tok = self.map_r[tid]
+            if skip_special and tok.special:
+                continue  # HF's encode_special_tokens: special-token text stays ordinary text
             if tok.single_word:
                 start_space = start == 0 or not self._word.match(s[start - 1])
                 stop_space = stop == len(s) or not self._word.match(s[stop])
@@ -121,9 +123,9 @@ class AddedVocabulary:
             splits.append((None, (start_offset, len(s))))
         return splits
 
-    def _split(self, ns: NormalizedString, matcher):
+    def _split(self, ns: NormalizedString, matcher, skip_special: bool = False):
         out = []
-        for tid, (a, b) in self._find(ns.normalized, matcher):
+        for tid, (a, b) in self._find(ns.normalized, matcher, skip_special):
             piece = ns.slice(a, b)
             if tid is None:
                 out.append((piece, None))
@@ -132,13 +134,16 @@ class AddedVocabulary:
                 out.append((piece, [Token(tid, value, (0, len(value.encode("utf-8", "surrogatepass"))))]))
         return out
 
-    def extract_and_normalize(self, normalizer, text: str) -> PreTokenizedString:
+    def extract_and_normalize(self, normalizer, text: str,
+                              split_special_tokens: bool = False) -> PreTokenizedString:
+        """HF's extract_and_normalize; ``split_special_tokens`` is HF's
+        ``encode_special_tokens``: special added tokens are not matched."""
         pts = PreTokenizedString(text)
-        pts.split(lambda _i, ns: self._split(ns, self.raw_matcher))
+        pts.split(lambda _i, ns: self._split(ns, self.raw_matcher, split_special_tokens))
 
         def normalize_then_split(_i, ns):
             if normalizer is not None:
                 normalizer.normalize(ns)
-            return self._split(ns, self.norm_matcher)
+            return self._split(ns, self.norm_matcher, split_special_tokens)
         pts.split(normalize_then_split)
         return pts

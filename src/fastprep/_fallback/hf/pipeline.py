@@ -50,6 +50,7 @@ class HfPipeline:
         self.added: Optional[AddedVocabulary] = None
         self._truncation: Optional[dict] = None
         self._padding: Optional[dict] = None
+        self.split_special_tokens = False
 
     @classmethod
     def from_json(cls, obj: Union[dict, str]) -> "HfPipeline":
@@ -114,6 +115,11 @@ class HfPipeline:
                                        "pad_id": pad_id, "pad_token": pad_token,
                                        "pad_type_id": pad_type_id, "direction": direction})
 
+    def with_split_special_tokens(self, flag: bool) -> "HfPipeline":
+        """HF's ``encode_special_tokens``: special added tokens in the text are encoded as
+        ordinary text instead of becoming control tokens."""
+        return self._replace(split_special_tokens=bool(flag))
+
     def without_padding(self) -> "HfPipeline":
         return self._replace(_padding=None)
 
@@ -157,7 +163,7 @@ class HfPipeline:
     # -- encoding ---------------------------------------------------------------------------
 
     def _encode_one(self, text: str, type_id: int) -> HfEncoding:
-        pts = self.added.extract_and_normalize(self.normalizer, text)
+        pts = self.added.extract_and_normalize(self.normalizer, text, self.split_special_tokens)
         if self.pre_tokenizer is not None:
             self.pre_tokenizer.pre_tokenize(pts)
         # Every pre-token is tokenized even under truncation: HF's Rust sources since 0.23.1

@@ -442,3 +442,28 @@ def test_arbitrary_bytes_never_crash(data):
             assert enc.encode_ordinary(data) == enc.encode_ordinary(text)
         assert enc.encode_ordinary(data, errors="replace") == enc.encode_ordinary(
             data.decode("utf-8", "replace"))
+
+
+def test_limits(backend):
+    enc = fastprep.get_encoding("cl100k_base", backend=backend)
+    safe = enc.with_limits(max_input_bytes=100, max_tokens=10)
+    assert isinstance(safe, fastprep.Tokenizer) and enc.limits is None
+    assert safe.limits == {"max_input_bytes": 100, "max_tokens": 10}
+    assert safe.encode("hello world") == enc.encode("hello world")
+    with pytest.raises(fastprep.LimitExceededError, match="max_input_bytes=100"):
+        safe.encode("x" * 101)
+    with pytest.raises(fastprep.LimitExceededError, match="bytes"):
+        safe.encode("é" * 51)  # 102 bytes in 51 characters
+    with pytest.raises(ValueError, match="max_tokens=10"):
+        safe.encode("one two three four five six seven eight nine ten eleven")
+    with pytest.raises(fastprep.LimitExceededError):
+        safe.encode_batch(["fine", "y" * 200])
+    with pytest.raises(fastprep.LimitExceededError):
+        safe.count(b"z" * 101)
+    with pytest.raises(fastprep.LimitExceededError):
+        safe(["fine", "w" * 101])
+    assert safe.encode_to_numpy("ok").tolist() == enc.encode("ok")
+    clone = pickle.loads(pickle.dumps(safe))
+    assert clone.limits == safe.limits
+    with pytest.raises(ValueError):
+        enc.with_limits(max_tokens=-1)

@@ -6,7 +6,7 @@ and a pure-Python reference backend that gives identical results.
 from ._backend import available_backends, backend
 from . import encodings
 from .encodings import get_encoding, list_encoding_names
-from .errors import Error, UnsupportedError
+from .errors import Error, LimitExceededError, UnsupportedError
 from .normalize import is_normalized, normalize
 from .pack import pack_bins, pack_padded, pack_varlen
 from .stream import DecodeStream, DecodeStreams
@@ -22,6 +22,7 @@ __all__ = [
     "DecodeStreams",
     "Encoding",
     "Error",
+    "LimitExceededError",
     "UnsupportedError",
     "Tokenizer",
     "available_backends",

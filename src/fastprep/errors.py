@@ -12,3 +12,8 @@ class UnsupportedError(Error, ValueError):
     Raised at load time, naming the component, so that fastprep never silently differs from the
     reference implementation.
     """
+
+
+class LimitExceededError(Error, ValueError):
+    """An input is larger than the limits set with :meth:`fastprep.Tokenizer.with_limits`
+    (``max_input_bytes`` before any work, ``max_tokens`` on the result)."""

@@ -9,6 +9,7 @@ import os
 from typing import AbstractSet, Any, Collection, Literal, Optional, Sequence, Union
 
 from . import _backend
+from .errors import LimitExceededError
 
 AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
 DisallowedSpecial = Union[Literal["all"], Collection[str]]
@@ -142,6 +143,7 @@ class Tokenizer:
                 pipeline = pipeline.with_padding(**padding)
             engine = engine.replace_pipeline(pipeline)
         self._hf = engine
+        self._limits = None
         self._pickle_args = None
         return self
 
@@ -154,6 +156,7 @@ class Tokenizer:
     def _setup(self, name, rank_data: bytes, pattern: str, special_tokens, backend) -> None:
         backend_name = _backend.resolve(backend)
         self._hf = None
+        self._limits = None
         for text, token_id in special_tokens.items():
             if not isinstance(text, str) or not text:
                 raise ValueError(f"special token {text!r} must be a non-empty str")
@@ -268,6 +271,59 @@ class Tokenizer:
             _rebuild,
             (self._name, self._rank_data, self._pat_str, self._special_tokens, self._backend),
         )
+
+    # -- limits for untrusted input ----------------------------------------------------------
+
+    def with_limits(self, *, max_input_bytes: Optional[int] = None,
+                    max_tokens: Optional[int] = None) -> "Tokenizer":
+        """A tokenizer sharing this one's vocabulary that refuses oversized input.
+
+        ``max_input_bytes``: inputs whose UTF-8 size exceeds it raise
+        :class:`fastprep.LimitExceededError` before any tokenization. ``max_tokens``: a result
+        longer than this raises it too (checked up front where the byte size proves the limit
+        cannot be reached: a byte-level token covers at least one byte). Batches check every text.
+        """
+        for name, value in (("max_input_bytes", max_input_bytes), ("max_tokens", max_tokens)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise ValueError(f"{name} must be a non-negative int or None, not {value!r}")
+        # A shallow copy that shares the (immutable) native objects; copy.copy would go through
+        # __reduce__, which returns the cached instance for built-in encodings.
+        clone = object.__new__(_LimitedTokenizer if self.__class__ is Tokenizer else self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone._limits = (max_input_bytes, max_tokens)
+        return clone
+
+    @property
+    def limits(self) -> Optional[dict]:
+        """``{"max_input_bytes": ..., "max_tokens": ...}`` set by :meth:`with_limits`, or None."""
+        if self._limits is None:
+            return None
+        return {"max_input_bytes": self._limits[0], "max_tokens": self._limits[1]}
+
+    def _check_input(self, text) -> None:
+        max_bytes = self._limits[0]
+        if max_bytes is None:
+            return
+        if isinstance(text, bytes):
+            size = len(text)
+        elif isinstance(text, str):
+            if len(text) > max_bytes:  # every character takes at least one byte
+                size = len(text)
+            elif text.isascii() or 4 * len(text) <= max_bytes:
+                return
+            else:
+                size = len(text.encode("utf-8", "surrogatepass"))
+        else:
+            return  # the encode call reports the type error
+        if size > max_bytes:
+            raise LimitExceededError(
+                f"input of {size} bytes exceeds max_input_bytes={max_bytes}")
+
+    def _check_tokens(self, n: int) -> None:
+        max_tokens = self._limits[1]
+        if max_tokens is not None and n > max_tokens:
+            raise LimitExceededError(f"input encodes to {n} tokens, over max_tokens={max_tokens}")
 
     # -- special-token policy -----------------------------------------------------------------
 
@@ -761,6 +817,75 @@ class Tokenizer:
     def no_padding(self) -> None:
         self._require_hf("no_padding")
         self._hf = self._hf.replace_pipeline(self._hf.pipeline.without_padding())
+
+
+class _LimitedTokenizer(Tokenizer):
+    """A Tokenizer with input limits (see :meth:`Tokenizer.with_limits`). A subclass, so the
+    unlimited class's hot paths carry no limit checks."""
+
+    def _checked(self, texts, method, *args, **kwargs):
+        for text in texts:
+            self._check_input(text)
+        result = method(self, *args, **kwargs)
+        return result
+
+    def encode(self, text, pair=None, **kwargs):
+        ids = self._checked([text] if pair is None else [text, pair], Tokenizer.encode, text,
+                            pair, **kwargs)
+        self._check_tokens(len(ids))
+        return ids
+
+    def encode_ordinary(self, text, **kwargs):
+        ids = self._checked([text], Tokenizer.encode_ordinary, text, **kwargs)
+        self._check_tokens(len(ids))
+        return ids
+
+    def encode_to_numpy(self, text, **kwargs):
+        ids = self._checked([text], Tokenizer.encode_to_numpy, text, **kwargs)
+        self._check_tokens(len(ids))
+        return ids
+
+    def count(self, text, **kwargs):
+        n = self._checked([text], Tokenizer.count, text, **kwargs)
+        self._check_tokens(n)
+        return n
+
+    def encode_batch(self, texts, **kwargs):
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("encode_batch expects a sequence of str, not a single str")
+        texts = list(texts)
+        result = self._checked([t[0] if isinstance(t, tuple) else t for t in texts],
+                               Tokenizer.encode_batch, texts, **kwargs)
+        if isinstance(result, list):
+            for ids in result:
+                self._check_tokens(len(ids))
+        return result
+
+    def encode_ordinary_batch(self, texts, **kwargs):
+        texts = list(texts)
+        result = self._checked(texts, Tokenizer.encode_ordinary_batch, texts, **kwargs)
+        for ids in result:
+            self._check_tokens(len(ids))
+        return result
+
+    def __call__(self, text, text_pair=None, **kwargs):
+        texts = [text] if isinstance(text, (str, bytes)) else list(text)
+        pairs = [] if text_pair is None else (
+            [text_pair] if isinstance(text_pair, (str, bytes)) else list(text_pair))
+        out = self._checked(texts + pairs, Tokenizer.__call__, text, text_pair, **kwargs)
+        if "attention_mask" in out:
+            for n in out["attention_mask"].sum(axis=1).tolist():
+                self._check_tokens(int(n))
+        return out
+
+    def __reduce__(self):
+        base = Tokenizer.__reduce__(self)
+        return (_rebuild_limited, (base, self._limits))
+
+
+def _rebuild_limited(base, limits) -> Tokenizer:
+    func, args = base
+    return func(*args).with_limits(max_input_bytes=limits[0], max_tokens=limits[1])
 
 
 def _rebuild_hf(name, json_text, backend, settings) -> Tokenizer:

@@ -1,5 +1,5 @@
 """Unicode normalization speed: fastprep.normalize against unicodedata.normalize, per form and
-per corpus file (../shared/corpus; skipped when missing), plus the UTF-8 core on already-normal
+per corpus file (tests/data/corpus; skipped when missing), plus the UTF-8 core on already-normal
 text for the >= 1 GB/s quick-check figure.
 
 Groups are "normalize <form> <file>". Implementations:
@@ -24,7 +24,7 @@ import pytest
 
 from fastprep.normalize import FORMS, _normalize_utf8, normalize
 
-SHARED = Path(os.environ.get("FASTPREP_SHARED", Path(__file__).resolve().parent.parent.parent / "shared"))
+CORPUS_DIR = Path(os.environ.get("FASTPREP_TEST_DATA", Path(__file__).resolve().parent.parent / "tests" / "data")) / "corpus"
 CORPUS_FILES = ["en_prose.txt", "de_prose.txt", "ja_prose.txt", "py_code.txt"]
 ROUNDS = 15
 
@@ -32,7 +32,7 @@ _summary: dict[str, dict[str, float]] = {}
 
 
 def corpus(name: str, small: bool) -> str:
-    path = SHARED / "corpus" / name
+    path = CORPUS_DIR / name
     if not path.exists():
         pytest.skip(f"corpus file {path} not present")
     text = path.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ void bind_pretokenize(py::module_& m);
 void bind_pack(py::module_& m);
 void bind_normalize(py::module_& m);
 void bind_hf_bpe(py::module_& m);
+void bind_wordpiece(py::module_& m);
 void bind_stream(py::module_& m);
 }  // namespace fastprep::bindings
 
@@ -21,5 +22,6 @@ PYBIND11_MODULE(_core, m) {
   fastprep::bindings::bind_pack(m);
   fastprep::bindings::bind_normalize(m);
   fastprep::bindings::bind_hf_bpe(m);
+  fastprep::bindings::bind_wordpiece(m);
   fastprep::bindings::bind_stream(m);
 }

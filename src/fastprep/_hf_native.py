@@ -230,3 +230,41 @@ class NativeHfBpe:
             return r
         enc = self.reference._encode_one(text, 0)
         return list(enc.ids), list(enc.offsets), list(enc.words)
+
+
+# -- BERT: BertNormalizer + BertPreTokenizer + WordPiece, one fused native pass ------------------
+
+def bert_unsupported_reason(obj: dict) -> Optional[str]:
+    """None when ``_core.BertEncoder`` reproduces this file's pipeline before post-processing."""
+    norm = obj.get("normalizer") or {}
+    pre = obj.get("pre_tokenizer") or {}
+    model = obj.get("model") or {}
+    if norm.get("type") != "BertNormalizer":
+        return "normalizer is not BertNormalizer"
+    if pre.get("type") != "BertPreTokenizer":
+        return "pre-tokenizer is not BertPreTokenizer"
+    if model.get("type") != "WordPiece":
+        return "model is not WordPiece"
+    vocab = model.get("vocab") or {}
+    ids = sorted(vocab.values())
+    if ids != list(range(len(ids))) or any(not t for t in vocab):
+        return "WordPiece vocabulary is not dense (ids 0..n-1, no empty tokens)"
+    return None
+
+
+def native_bert(obj: dict, pipeline, skip_special: bool = False):
+    """``_core.BertEncoder`` for the file; added-token ids as the reference's AddedVocabulary
+    assigns them (HF's rules). ``skip_special`` leaves special added tokens out of matching."""
+    model = obj["model"]
+    vocab_map = model["vocab"]
+    vocab = [""] * len(vocab_map)
+    for token, i in vocab_map.items():
+        vocab[i] = token
+    norm = obj["normalizer"]
+    added = [(t.content, i, t.lstrip, t.rstrip, t.single_word, t.normalized, t.special)
+             for i, t in pipeline.added.map_r.items() if not (skip_special and t.special)]
+    return _backend._native.BertEncoder(
+        vocab, model.get("unk_token", "[UNK]"), model.get("continuing_subword_prefix", "##"),
+        model.get("max_input_chars_per_word", 100), norm.get("clean_text", True),
+        norm.get("handle_chinese_chars", True), norm.get("strip_accents"),
+        norm.get("lowercase", True), added)

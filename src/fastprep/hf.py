@@ -211,7 +211,19 @@ def _byte_level_bpe(json_obj: dict, pipeline: HfPipeline, skip_special: bool) ->
     return native
 
 
-_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline, bool], Optional[Any]]] = [_byte_level_bpe]
+def _bert_wordpiece(json_obj: dict, pipeline: HfPipeline, skip_special: bool) -> Optional[Any]:
+    from ._hf_native import bert_unsupported_reason, native_bert
+
+    if bert_unsupported_reason(json_obj) is not None:
+        return None
+    try:
+        return native_bert(json_obj, pipeline, skip_special)
+    except ValueError:  # e.g. an added token the native matcher cannot represent
+        return None
+
+
+_NATIVE_FACTORIES: list[Callable[[dict, HfPipeline, bool], Optional[Any]]] = [
+    _byte_level_bpe, _bert_wordpiece]
 
 
 def parse_json(json_text: str) -> dict:

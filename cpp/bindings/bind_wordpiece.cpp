@@ -1,0 +1,271 @@
+// Python bindings for the fused BERT encoder (BertNormalizer -> BertPreTokenizer -> WordPiece):
+// arguments converted with the GIL held, all tokenization with it released.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "errors.h"
+#include "fastprep/thread_pool.h"
+#include "fastprep/wordpiece.h"
+
+namespace py = pybind11;
+
+namespace fastprep::bindings {
+namespace {
+
+using AddedTuple = std::tuple<std::string, uint32_t, bool, bool, bool, bool, bool>;
+
+// UTF-8 of a Python str (cached inside the str, no copy). Lone surrogates raise
+// UnicodeEncodeError, as HF tokenizers refuses them too.
+std::string_view utf8_of(py::handle text) {
+  if (!PyUnicode_Check(text.ptr())) {
+    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (data == nullptr) throw py::error_already_set();
+  return std::string_view(data, static_cast<size_t>(size));
+}
+
+// Python ints for 0..n-1, created once: building a list of ids or offsets then costs an
+// INCREF per item instead of an allocation (ids of a WordPiece vocabulary are mostly > 256,
+// outside CPython's small-int cache, and int creation was a third of encode_ids' time).
+class IntCache {
+ public:
+  explicit IntCache(size_t n) {
+    objects_.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      PyObject* o = PyLong_FromSize_t(i);
+      if (o == nullptr) throw py::error_already_set();
+      objects_.push_back(py::reinterpret_steal<py::object>(o));
+    }
+  }
+  // New reference to the int v.
+  PyObject* get(uint32_t v) const {
+    if (v < objects_.size()) {
+      PyObject* o = objects_[v].ptr();
+      Py_INCREF(o);
+      return o;
+    }
+    return PyLong_FromUnsignedLong(v);
+  }
+
+ private:
+  std::vector<py::object> objects_;
+};
+
+// Character offsets of typical documents fall below this; shared by all encoders.
+constexpr size_t kCachedOffsets = 1 << 14;
+
+const IntCache& offset_ints() {
+  static const IntCache* cache = new IntCache(kCachedOffsets);  // GIL held; never freed
+  return *cache;
+}
+
+py::list ids_list(const std::vector<uint32_t>& ids, const IntCache& ints) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
+  if (list == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PyObject* item = ints.get(ids[i]);
+    if (item == nullptr) {
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
+// [(start, end), ...] from the flat pairs.
+py::list offsets_list(const std::vector<uint32_t>& flat) {
+  const IntCache& ints = offset_ints();
+  size_t n = flat.size() / 2;
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+  if (list == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < n; ++i) {
+    PyObject* a = ints.get(flat[2 * i]);
+    PyObject* b = ints.get(flat[2 * i + 1]);
+    PyObject* pair = (a && b) ? PyTuple_New(2) : nullptr;
+    if (pair == nullptr) {
+      Py_XDECREF(a);
+      Py_XDECREF(b);
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyTuple_SET_ITEM(pair, 0, a);
+    PyTuple_SET_ITEM(pair, 1, b);
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), pair);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
+// Releasing the GIL costs about as much as encoding a few hundred bytes.
+constexpr size_t kReleaseGilBytes = 512;
+// Texts per pool task: enough bytes that task hand-out stays negligible.
+constexpr size_t kTaskBytes = 32 * 1024;
+
+class PyBertEncoder {
+ public:
+  PyBertEncoder(const std::vector<std::string>& vocab, std::string unk_token, std::string prefix,
+                size_t max_input_chars_per_word, bool clean_text, bool handle_chinese_chars,
+                std::optional<bool> strip_accents, bool lowercase, const std::vector<AddedTuple>& added) {
+    std::unique_ptr<WordPieceModel> model;
+    raise_if_error(WordPieceModel::Create(vocab, std::move(unk_token), std::move(prefix),
+                                          max_input_chars_per_word, &model));
+    BertNormalizerOptions options;
+    options.clean_text = clean_text;
+    options.handle_chinese_chars = handle_chinese_chars;
+    options.lowercase = lowercase;
+    options.strip_accents = strip_accents.value_or(lowercase);  // HF: None follows lowercase
+    std::vector<AddedTokenSpec> specs;
+    specs.reserve(added.size());
+    for (const auto& t : added) {
+      AddedTokenSpec s;
+      std::tie(s.content, s.id, s.lstrip, s.rstrip, s.single_word, s.normalized, s.special) = t;
+      specs.push_back(std::move(s));
+    }
+    std::unique_ptr<BertEncoder> enc;
+    raise_if_error(BertEncoder::Create(std::shared_ptr<const WordPieceModel>(std::move(model)), options,
+                                       std::move(specs), &enc));
+    enc_ = std::move(enc);
+    uint32_t max_id = static_cast<uint32_t>(vocab.size());
+    for (const auto& t : added) {
+      if (std::get<1>(t) < vocab.size() + 4096) max_id = std::max(max_id, std::get<1>(t) + 1);
+    }
+    id_ints_ = std::make_unique<IntCache>(max_id);
+  }
+
+  py::tuple encode(py::handle text) const {
+    std::string_view s = utf8_of(text);
+    std::vector<uint32_t> ids, offsets;
+    Status st;
+    if (s.size() >= kReleaseGilBytes) {
+      py::gil_scoped_release release;
+      st = enc_->Encode(s, &ids, &offsets);
+    } else {
+      st = enc_->Encode(s, &ids, &offsets);
+    }
+    raise_if_error(st);
+    return py::make_tuple(ids_list(ids, *id_ints_), offsets_list(offsets));
+  }
+
+  py::list encode_ids(py::handle text) const {
+    std::string_view s = utf8_of(text);
+    std::vector<uint32_t> ids;
+    Status st;
+    if (s.size() >= kReleaseGilBytes) {
+      py::gil_scoped_release release;
+      st = enc_->Encode(s, &ids, nullptr);
+    } else {
+      st = enc_->Encode(s, &ids, nullptr);
+    }
+    raise_if_error(st);
+    return ids_list(ids, *id_ints_);
+  }
+
+  py::list encode_batch(const py::sequence& texts, size_t num_threads) const {
+    std::vector<std::vector<uint32_t>> ids, offsets;
+    run_batch(texts, num_threads, &ids, &offsets);
+    py::list out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      out[i] = py::make_tuple(ids_list(ids[i], *id_ints_), offsets_list(offsets[i]));
+    }
+    return out;
+  }
+
+  py::list encode_ids_batch(const py::sequence& texts, size_t num_threads) const {
+    std::vector<std::vector<uint32_t>> ids;
+    run_batch(texts, num_threads, &ids, nullptr);
+    py::list out(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) out[i] = ids_list(ids[i], *id_ints_);
+    return out;
+  }
+
+  uint32_t token_to_id(const std::string& token) const {
+    uint32_t id = enc_->model().TokenToId(token);
+    if (id == kNoToken) throw py::key_error(token);
+    return id;
+  }
+
+  size_t vocab_size() const { return enc_->model().vocab_size(); }
+
+ private:
+  void run_batch(const py::sequence& texts, size_t num_threads, std::vector<std::vector<uint32_t>>* ids,
+                 std::vector<std::vector<uint32_t>>* offsets) const {
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (py::handle t : texts) views.push_back(utf8_of(t));
+    const size_t n = views.size();
+    ids->assign(n, {});
+    if (offsets) offsets->assign(n, {});
+    // Contiguous chunks of about kTaskBytes each.
+    std::vector<size_t> bounds{0};
+    size_t acc = 0;
+    for (size_t i = 0; i < n; ++i) {
+      acc += views[i].size() + 64;
+      if (acc >= kTaskBytes) {
+        bounds.push_back(i + 1);
+        acc = 0;
+      }
+    }
+    if (bounds.back() != n) bounds.push_back(n);
+    std::vector<Status> statuses(bounds.size() > 0 ? bounds.size() - 1 : 0);
+    Status pool_status;
+    {
+      py::gil_scoped_release release;
+      pool_status = parallel_for(statuses.size(), num_threads, [&](size_t task) {
+        for (size_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+          Status st = enc_->Encode(views[i], &(*ids)[i], offsets ? &(*offsets)[i] : nullptr);
+          if (!st.ok()) {
+            statuses[task] = Status(st.code(), st.message() + " (text " + std::to_string(i) + ")");
+            return;
+          }
+        }
+      });
+    }
+    raise_if_error(pool_status);
+    for (const Status& st : statuses) raise_if_error(st);
+  }
+
+  std::shared_ptr<const BertEncoder> enc_;
+  std::unique_ptr<IntCache> id_ints_;
+};
+
+}  // namespace
+
+void bind_wordpiece(py::module_& m) {
+  py::class_<PyBertEncoder>(m, "BertEncoder",
+                            "BertNormalizer -> BertPreTokenizer -> WordPiece fused in one native pass, "
+                            "with HF's added-token extraction (raw text first, normalized=True tokens on the normalized text). "
+                            "Ids and offsets equal HF tokenizers' before post-processing.")
+      .def(py::init<const std::vector<std::string>&, std::string, std::string, size_t, bool, bool,
+                    std::optional<bool>, bool, const std::vector<AddedTuple>&>(),
+           py::arg("vocab"), py::arg("unk_token"), py::arg("prefix"), py::arg("max_input_chars_per_word"),
+           py::arg("clean_text"), py::arg("handle_chinese_chars"), py::arg("strip_accents"),
+           py::arg("lowercase"), py::arg("added_tokens"),
+           "vocab: tokens in id order; strip_accents None follows lowercase (as HF); added_tokens: "
+           "(content, id, lstrip, rstrip, single_word, normalized, special) tuples with the ids HF's "
+           "AddedVocabulary assigns (ValueError for a normalized content that normalizes to '').")
+      .def("encode", &PyBertEncoder::encode, py::arg("text"),
+           "(ids, offsets) of text, offsets as (start, end) in characters of text, without "
+           "post-processing.")
+      .def("encode_ids", &PyBertEncoder::encode_ids, py::arg("text"), "Ids of text only.")
+      .def("encode_batch", &PyBertEncoder::encode_batch, py::arg("texts"), py::arg("num_threads") = 0,
+           "[(ids, offsets), ...] for texts, on the native thread pool (0 = all cores) with the GIL "
+           "released.")
+      .def("encode_ids_batch", &PyBertEncoder::encode_ids_batch, py::arg("texts"),
+           py::arg("num_threads") = 0, "[ids, ...] for texts on the native thread pool.")
+      .def("token_to_id", &PyBertEncoder::token_to_id, py::arg("token"),
+           "Id of a vocabulary token (KeyError if absent).")
+      .def_property_readonly("vocab_size", &PyBertEncoder::vocab_size);
+}
+
+}  // namespace fastprep::bindings

@@ -11,53 +11,16 @@
 #include <utility>
 #include <vector>
 
+#include "convert.h"
 #include "errors.h"
 #include "fastprep/bpe.h"
 #include "fastprep/pack.h"
 #include "fastprep/pretokenize.h"
-#include "fastprep/utf8.h"
 
 namespace py = pybind11;
 
 namespace fastprep::bindings {
 namespace {
-
-// UTF-8 view of a Python str (cached inside the str object, so no copy) or of bytes (validated
-// here: invalid UTF-8 raises ValueError naming the byte offset). Lone surrogates in a str raise
-// UnicodeEncodeError, which the Python layer turns into tiktoken's replacement behaviour.
-std::string_view utf8_view(py::handle text) {
-  if (PyBytes_Check(text.ptr())) {
-    const char* data = PyBytes_AS_STRING(text.ptr());
-    const size_t size = static_cast<size_t>(PyBytes_GET_SIZE(text.ptr()));
-    const size_t valid = Utf8ValidPrefix(reinterpret_cast<const uint8_t*>(data), size);
-    if (valid != size) {
-      throw py::value_error("invalid UTF-8 at byte offset " + std::to_string(valid) +
-                            " (pass errors=\"replace\" to substitute U+FFFD)");
-    }
-    return std::string_view(data, size);
-  }
-  if (!PyUnicode_Check(text.ptr())) {
-    throw py::type_error(std::string("expected str or bytes, got ") + Py_TYPE(text.ptr())->tp_name);
-  }
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
-  if (data == nullptr) throw py::error_already_set();
-  return std::string_view(data, static_cast<size_t>(size));
-}
-
-py::list to_list(const std::vector<uint32_t>& ids) {
-  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
-  if (list == nullptr) throw py::error_already_set();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* item = PyLong_FromUnsignedLong(ids[i]);
-    if (item == nullptr) {
-      Py_DECREF(list);
-      throw py::error_already_set();
-    }
-    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
-  }
-  return py::reinterpret_steal<py::list>(list);
-}
 
 // Hands a vector's buffer to NumPy without copying: the capsule owns the heap vector.
 py::array_t<uint32_t> to_numpy(std::vector<uint32_t>&& ids) {
@@ -237,12 +200,15 @@ class PyBpeEncoder {
     n_specials_ = encoder_->specials().size();
     max_id_ = encoder_->ranks().max_rank();
     for (const SpecialToken& special : encoder_->specials()) max_id_ = std::max(max_id_, special.id);
+    // Prebuilt ints for every ordinary id: list building then costs an INCREF per id.
+    ints_ = std::make_unique<IntCache>(std::min<size_t>(size_t{encoder_->ranks().max_rank()} + 1,
+                                                        size_t{1} << 20));
   }
 
   bool has_lexer() const { return encoder_->kind() != PreTokenizerKind::kNone; }
 
   py::list encode_ordinary(py::handle text, size_t num_threads) const {
-    std::string_view view = utf8_view(text);
+    std::string_view view = text_utf8(text);
     std::vector<uint32_t> ids;
     Status status;
     {
@@ -250,13 +216,13 @@ class PyBpeEncoder {
       status = encoder_->EncodeOrdinary(view, &ids, num_threads);
     }
     raise_if_error(status);
-    return to_list(ids);
+    return ids_list(ids, ints_.get());
   }
 
   // Returns the ids, or (when a disallowed special occurs) the index of that special as an int.
   py::object encode(py::handle text, const py::bytes& allowed, const py::bytes& disallowed,
                     size_t num_threads, bool as_numpy) const {
-    std::string_view view = utf8_view(text);
+    std::string_view view = text_utf8(text);
     std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
     std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     std::vector<uint32_t> ids;
@@ -274,12 +240,12 @@ class PyBpeEncoder {
     if (found) return py::int_(special_index);
     raise_if_error(status);
     if (as_numpy) return to_numpy(std::move(ids));
-    return to_list(ids);
+    return ids_list(ids, ints_.get());
   }
 
   // Token count, or -(index + 1) when a disallowed special occurs.
   long long count(py::handle text, const py::bytes& allowed, const py::bytes& disallowed) const {
-    std::string_view view = utf8_view(text);
+    std::string_view view = text_utf8(text);
     std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
     std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     size_t n = 0;
@@ -305,7 +271,7 @@ class PyBpeEncoder {
                           const py::bytes& disallowed, size_t num_threads) const {
     std::vector<std::string_view> views;
     views.reserve(texts.size());
-    for (py::handle text : texts) views.push_back(utf8_view(text));
+    for (py::handle text : texts) views.push_back(text_utf8(text));
     std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
     std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     std::vector<std::vector<uint32_t>> results;
@@ -329,7 +295,7 @@ class PyBpeEncoder {
     raise_if_error(status);
     py::list out(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
-      out[i] = to_list(results[i]);
+      out[i] = ids_list(results[i], ints_.get());
       std::vector<uint32_t>().swap(results[i]);
     }
     return std::move(out);
@@ -348,7 +314,7 @@ class PyBpeEncoder {
     }
     std::vector<std::string_view> views;
     views.reserve(texts.size());
-    for (py::handle text : texts) views.push_back(utf8_view(text));
+    for (py::handle text : texts) views.push_back(text_utf8(text));
     std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
     std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     std::vector<std::vector<uint32_t>> rows;
@@ -390,7 +356,7 @@ class PyBpeEncoder {
     starts.reserve(pieces.size());
     ends.reserve(pieces.size());
     for (py::handle piece : pieces) {
-      std::string_view view = utf8_view(piece);
+      std::string_view view = text_utf8(piece);
       starts.push_back(static_cast<uint32_t>(joined.size()));
       joined.append(view);
       ends.push_back(static_cast<uint32_t>(joined.size()));
@@ -403,7 +369,7 @@ class PyBpeEncoder {
       status = encoder_->EncodePieces(joined, starts.data(), ends.data(), starts.size(), &ids);
     }
     raise_if_error(status);
-    return to_list(ids);
+    return ids_list(ids, ints_.get());
   }
 
   py::bytes decode_bytes(py::handle ids_obj) const {
@@ -442,6 +408,7 @@ class PyBpeEncoder {
   std::unique_ptr<BpeEncoder> encoder_;
   size_t n_specials_ = 0;
   uint32_t max_id_ = 0;
+  std::unique_ptr<IntCache> ints_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "convert.h"
 #include "errors.h"
 #include "fastprep/hf_bpe.h"
 #include "fastprep/thread_pool.h"
@@ -18,39 +19,6 @@ namespace py = pybind11;
 namespace fastprep::bindings {
 namespace {
 
-std::string_view utf8_of(py::handle text) {
-  if (!PyUnicode_Check(text.ptr())) {
-    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
-  }
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
-  if (data == nullptr) throw py::error_already_set();
-  return {data, static_cast<size_t>(size)};
-}
-
-py::list ids_list(const std::vector<uint32_t>& ids) {
-  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
-  if (list == nullptr) throw py::error_already_set();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* item = PyLong_FromUnsignedLong(ids[i]);
-    if (item == nullptr) {
-      Py_DECREF(list);
-      throw py::error_already_set();
-    }
-    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
-  }
-  return py::reinterpret_steal<py::list>(list);
-}
-
-py::list offsets_list(const std::vector<uint32_t>& offsets) {
-  const size_t n = offsets.size() / 2;
-  py::list out(n);
-  for (size_t i = 0; i < n; ++i) {
-    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i),
-                    py::make_tuple(offsets[2 * i], offsets[2 * i + 1]).release().ptr());
-  }
-  return out;
-}
 
 HfPreTokenizer pre_tokenizer_from_name(const std::string& name) {
   if (name == "whole") return HfPreTokenizer::kWhole;
@@ -71,7 +39,7 @@ HfNormalizer normalizer_from_name(const std::string& name) {
 
 std::pair<std::string, std::string> merge_from(py::handle item, size_t index) {
   if (PyUnicode_Check(item.ptr())) {
-    const std::string line(utf8_of(item));
+    const std::string line(str_utf8(item));
     const size_t sp = line.find(' ');
     if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
       raise_if_error(Status(ErrorCode::kInvalidArgument,
@@ -84,7 +52,7 @@ std::pair<std::string, std::string> merge_from(py::handle item, size_t index) {
     raise_if_error(Status(ErrorCode::kInvalidArgument,
                           "HfBpeEncoder: merge " + std::to_string(index + 1) + " is not a pair of tokens"));
   }
-  return {std::string(utf8_of(pair[0])), std::string(utf8_of(pair[1]))};
+  return {std::string(str_utf8(pair[0])), std::string(str_utf8(pair[1]))};
 }
 
 class PyHfBpeEncoder {
@@ -95,7 +63,7 @@ class PyHfBpeEncoder {
     HfBpeConfig config;
     config.vocab.reserve(vocab.size());
     for (auto item : vocab) {
-      config.vocab.emplace_back(std::string(utf8_of(item.first)), item.second.cast<uint32_t>());
+      config.vocab.emplace_back(std::string(str_utf8(item.first)), item.second.cast<uint32_t>());
     }
     config.merges.reserve(merges.size());
     for (size_t i = 0; i < merges.size(); ++i) config.merges.push_back(merge_from(merges[i], i));
@@ -103,7 +71,7 @@ class PyHfBpeEncoder {
       auto t = item.cast<py::tuple>();
       if (t.size() != 5) throw py::value_error("added token: expected (content, id, normalized, lstrip, rstrip)");
       HfAddedToken tok;
-      tok.content = std::string(utf8_of(t[0]));
+      tok.content = std::string(str_utf8(t[0]));
       tok.id = t[1].cast<uint32_t>();
       tok.normalized = t[2].cast<bool>();
       tok.lstrip = t[3].cast<bool>();
@@ -116,7 +84,7 @@ class PyHfBpeEncoder {
     config.ignore_merges = ignore_merges;
     for (auto item : norm_simple) {
       auto t = item.cast<py::tuple>();
-      config.norm_simple.emplace_back(t[0].cast<uint32_t>(), std::string(utf8_of(t[1])));
+      config.norm_simple.emplace_back(t[0].cast<uint32_t>(), std::string(str_utf8(t[1])));
     }
     Status st;
     {
@@ -128,7 +96,7 @@ class PyHfBpeEncoder {
 
   // (ids, offsets[, words]), or None when the text needs the normalizer (use the reference).
   py::object encode(py::handle text, bool words) const {
-    const std::string_view utf8 = utf8_of(text);
+    const std::string_view utf8 = str_utf8(text);
     HfEncodeOutput out;
     Status st;
     {
@@ -142,7 +110,7 @@ class PyHfBpeEncoder {
   }
 
   py::object encode_ids(py::handle text) const {
-    const std::string_view utf8 = utf8_of(text);
+    const std::string_view utf8 = str_utf8(text);
     HfEncodeOutput out;
     Status st;
     {
@@ -157,7 +125,7 @@ class PyHfBpeEncoder {
   py::list encode_batch(const py::list& texts, size_t num_threads, bool with_offsets) const {
     std::vector<std::string_view> views;
     views.reserve(texts.size());
-    for (auto t : texts) views.push_back(utf8_of(t));
+    for (auto t : texts) views.push_back(str_utf8(t));
     std::vector<HfEncodeOutput> outs(views.size());
     std::vector<Status> statuses(views.size());
     Status st;
@@ -211,21 +179,13 @@ class PyHfBpeEncoder {
 };
 
 py::list split_deepseek(py::handle text) {
-  const std::string_view utf8 = utf8_of(text);
+  const std::string_view utf8 = str_utf8(text);
   std::vector<uint32_t> ends;
   {
     py::gil_scoped_release release;
     split_deepseek_v3(reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size(), &ends);
   }
-  py::list pieces(ends.size());
-  size_t start = 0;
-  for (size_t i = 0; i < ends.size(); ++i) {
-    PyObject* piece = PyUnicode_DecodeUTF8(utf8.data() + start, static_cast<Py_ssize_t>(ends[i] - start), "strict");
-    if (piece == nullptr) throw py::error_already_set();
-    PyList_SET_ITEM(pieces.ptr(), static_cast<Py_ssize_t>(i), piece);
-    start = ends[i];
-  }
-  return pieces;
+  return pieces_list(utf8, ends);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "convert.h"
 #include "errors.h"
 #include "fastprep/thread_pool.h"
 #include "fastprep/wordpiece.h"
@@ -22,90 +23,6 @@ namespace fastprep::bindings {
 namespace {
 
 using AddedTuple = std::tuple<std::string, uint32_t, bool, bool, bool, bool, bool>;
-
-// UTF-8 of a Python str (cached inside the str, no copy). Lone surrogates raise
-// UnicodeEncodeError, as HF tokenizers refuses them too.
-std::string_view utf8_of(py::handle text) {
-  if (!PyUnicode_Check(text.ptr())) {
-    throw py::type_error(std::string("expected str, got ") + Py_TYPE(text.ptr())->tp_name);
-  }
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
-  if (data == nullptr) throw py::error_already_set();
-  return std::string_view(data, static_cast<size_t>(size));
-}
-
-// Python ints for 0..n-1, created once: building a list of ids or offsets then costs an
-// INCREF per item instead of an allocation (ids of a WordPiece vocabulary are mostly > 256,
-// outside CPython's small-int cache, and int creation was a third of encode_ids' time).
-class IntCache {
- public:
-  explicit IntCache(size_t n) {
-    objects_.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      PyObject* o = PyLong_FromSize_t(i);
-      if (o == nullptr) throw py::error_already_set();
-      objects_.push_back(py::reinterpret_steal<py::object>(o));
-    }
-  }
-  // New reference to the int v.
-  PyObject* get(uint32_t v) const {
-    if (v < objects_.size()) {
-      PyObject* o = objects_[v].ptr();
-      Py_INCREF(o);
-      return o;
-    }
-    return PyLong_FromUnsignedLong(v);
-  }
-
- private:
-  std::vector<py::object> objects_;
-};
-
-// Character offsets of typical documents fall below this; shared by all encoders.
-constexpr size_t kCachedOffsets = 1 << 14;
-
-const IntCache& offset_ints() {
-  static const IntCache* cache = new IntCache(kCachedOffsets);  // GIL held; never freed
-  return *cache;
-}
-
-py::list ids_list(const std::vector<uint32_t>& ids, const IntCache& ints) {
-  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids.size()));
-  if (list == nullptr) throw py::error_already_set();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* item = ints.get(ids[i]);
-    if (item == nullptr) {
-      Py_DECREF(list);
-      throw py::error_already_set();
-    }
-    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
-  }
-  return py::reinterpret_steal<py::list>(list);
-}
-
-// [(start, end), ...] from the flat pairs.
-py::list offsets_list(const std::vector<uint32_t>& flat) {
-  const IntCache& ints = offset_ints();
-  size_t n = flat.size() / 2;
-  PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
-  if (list == nullptr) throw py::error_already_set();
-  for (size_t i = 0; i < n; ++i) {
-    PyObject* a = ints.get(flat[2 * i]);
-    PyObject* b = ints.get(flat[2 * i + 1]);
-    PyObject* pair = (a && b) ? PyTuple_New(2) : nullptr;
-    if (pair == nullptr) {
-      Py_XDECREF(a);
-      Py_XDECREF(b);
-      Py_DECREF(list);
-      throw py::error_already_set();
-    }
-    PyTuple_SET_ITEM(pair, 0, a);
-    PyTuple_SET_ITEM(pair, 1, b);
-    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), pair);
-  }
-  return py::reinterpret_steal<py::list>(list);
-}
 
 // Releasing the GIL costs about as much as encoding a few hundred bytes.
 constexpr size_t kReleaseGilBytes = 512;
@@ -144,7 +61,7 @@ class PyBertEncoder {
   }
 
   py::tuple encode(py::handle text) const {
-    std::string_view s = utf8_of(text);
+    std::string_view s = str_utf8(text);
     std::vector<uint32_t> ids, offsets;
     Status st;
     if (s.size() >= kReleaseGilBytes) {
@@ -154,11 +71,11 @@ class PyBertEncoder {
       st = enc_->Encode(s, &ids, &offsets);
     }
     raise_if_error(st);
-    return py::make_tuple(ids_list(ids, *id_ints_), offsets_list(offsets));
+    return py::make_tuple(ids_list(ids, id_ints_.get()), offsets_list(offsets));
   }
 
   py::list encode_ids(py::handle text) const {
-    std::string_view s = utf8_of(text);
+    std::string_view s = str_utf8(text);
     std::vector<uint32_t> ids;
     Status st;
     if (s.size() >= kReleaseGilBytes) {
@@ -168,7 +85,7 @@ class PyBertEncoder {
       st = enc_->Encode(s, &ids, nullptr);
     }
     raise_if_error(st);
-    return ids_list(ids, *id_ints_);
+    return ids_list(ids, id_ints_.get());
   }
 
   py::list encode_batch(const py::sequence& texts, size_t num_threads) const {
@@ -176,7 +93,7 @@ class PyBertEncoder {
     run_batch(texts, num_threads, &ids, &offsets);
     py::list out(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
-      out[i] = py::make_tuple(ids_list(ids[i], *id_ints_), offsets_list(offsets[i]));
+      out[i] = py::make_tuple(ids_list(ids[i], id_ints_.get()), offsets_list(offsets[i]));
     }
     return out;
   }
@@ -185,7 +102,7 @@ class PyBertEncoder {
     std::vector<std::vector<uint32_t>> ids;
     run_batch(texts, num_threads, &ids, nullptr);
     py::list out(ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) out[i] = ids_list(ids[i], *id_ints_);
+    for (size_t i = 0; i < ids.size(); ++i) out[i] = ids_list(ids[i], id_ints_.get());
     return out;
   }
 
@@ -202,7 +119,7 @@ class PyBertEncoder {
                  std::vector<std::vector<uint32_t>>* offsets) const {
     std::vector<std::string_view> views;
     views.reserve(texts.size());
-    for (py::handle t : texts) views.push_back(utf8_of(t));
+    for (py::handle t : texts) views.push_back(str_utf8(t));
     const size_t n = views.size();
     ids->assign(n, {});
     if (offsets) offsets->assign(n, {});

@@ -47,12 +47,11 @@ static bool read_file(const std::string& path, std::string* out) {
   return true;
 }
 
-// Rank files: $FASTPREP_VOCAB_DIR, the package data folder, then the shared folder beside the repo.
+// Rank files: $FASTPREP_VOCAB_DIR, then the package data folder.
 static bool load_vocab(const std::string& name, std::string* out) {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("FASTPREP_VOCAB_DIR")) dirs.push_back(env);
   dirs.push_back(std::string(FASTPREP_SOURCE_DIR) + "/src/fastprep/data");
-  dirs.push_back(std::string(FASTPREP_SOURCE_DIR) + "/../shared/vocab");
   for (const auto& d : dirs) {
     if (read_file(d + "/" + name + ".tiktoken", out)) return true;
   }
@@ -399,7 +398,7 @@ static void test_serial_parallel(const std::string& name, const std::string& con
   const char* corpus[] = {"en_prose", "de_prose", "ja_prose", "py_code"};
   for (const char* c : corpus) {
     std::string t;
-    if (read_file(std::string(FASTPREP_SOURCE_DIR) + "/../shared/corpus/" + c + ".txt", &t)) {
+    if (read_file(std::string(FASTPREP_SOURCE_DIR) + "/tests/data/corpus/" + c + ".txt", &t)) {
       text += t.substr(0, 50000);
     }
   }
@@ -537,6 +536,108 @@ static void test_thread_pool() {
   }
 }
 
+
+// The per-thread piece cache: a repeated piece (a hit) gives what merging gives; entries never
+// leak between vocabularies sharing a thread; old entries stay right after the bounded arena
+// has wrapped many times.
+static void test_piece_cache(const std::string& a_contents, const std::string& b_contents) {
+  std::unique_ptr<BpeRanks> a, b;
+  CHECK_OK(BpeRanks::FromTiktoken(a_contents, &a));
+  CHECK_OK(BpeRanks::FromTiktoken(b_contents, &b));
+  if (!a || !b) return;
+  std::mt19937 rng(777);
+  const std::string words[] = {"Donaudampf", "schiff", "\xe6\x97\xa5\xe6\x9c\xac", "\xe3\x81\xae",
+                               "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88", "ab", "zq", "0", "\xc3\xa9"};
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 400; ++i) {
+    std::string s;
+    size_t target = 3 + rng() % 140;
+    while (s.size() < target) s += words[rng() % (sizeof(words) / sizeof(words[0]))];
+    pieces.push_back(s);
+  }
+  std::vector<std::vector<uint32_t>> want_a, want_b;
+  for (const auto& s : pieces) {
+    want_a.push_back(reference_encode(*a, s));
+    want_b.push_back(reference_encode(*b, s));
+  }
+  // Interleaved vocabularies, each piece several times (first a miss, then hits).
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (encode_piece(*a, pieces[i]) != want_a[i] || encode_piece(*b, pieces[i]) != want_b[i]) {
+        std::fprintf(stderr, "piece cache: mismatch on piece %zu, round %d\n", i, round);
+        ++g_failures;
+        return;
+      }
+    }
+  }
+  // Wrap the arena many times with distinct pieces, then re-check the first ones.
+  for (int i = 0; i < 60000; ++i) {
+    std::string s = words[i % 5] + std::to_string(i * 7919) + words[(i / 5) % 9];
+    encode_piece(*a, s);
+  }
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (encode_piece(*a, pieces[i]) != want_a[i]) {
+      std::fprintf(stderr, "piece cache: mismatch after wrap on piece %zu\n", i);
+      ++g_failures;
+      return;
+    }
+  }
+  // A vocabulary freed and another loaded (possibly at the same address) must not see old
+  // entries.
+  a.reset();
+  CHECK_OK(BpeRanks::FromTiktoken(b_contents, &a));
+  for (size_t i = 0; i < pieces.size() && a; ++i) CHECK(encode_piece(*a, pieces[i]) == want_b[i]);
+}
+
+// Long single-piece runs (the bucket queue, and the parallel path's giant-piece hand-off)
+// against the reference on sizes it can afford, and serial == parallel on runs spanning chunks.
+static void test_long_runs(const std::string& name, const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  const BpeRanks& r = *owned;
+  const std::string units[] = {"a", " ", "^", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "ab", "0"};
+  for (const auto& u : units) {
+    for (size_t n : {129u, 300u, 1000u}) {
+      std::string s;
+      while (s.size() < n) s += u;
+      if (encode_piece(r, s) != reference_encode(r, s)) {
+        std::fprintf(stderr, "%s: long run of '%s' x %zu differs from the reference\n", name.c_str(),
+                     u.c_str(), s.size() / u.size());
+        ++g_failures;
+      }
+    }
+  }
+  std::shared_ptr<const BpeRanks> ranks(std::move(owned));
+  PreTokenizerKind kind = name == "o200k_base" ? PreTokenizerKind::kO200k : PreTokenizerKind::kCl100k;
+  std::unique_ptr<BpeEncoder> enc;
+  CHECK_OK(BpeEncoder::Create(ranks, kind, {{"<|endoftext|>", 300000}}, &enc));
+  if (!enc) return;
+  std::vector<std::string> texts = {
+      std::string(60000, ' '), "x" + std::string(50000, 'a') + " b", std::string(40000, '^'),
+      "word " + std::string(30000, ' ') + "tail", std::string(30000, ' ') + "<|endoftext|>" + std::string(30000, 'z'),
+  };
+  std::string cjk;
+  while (cjk.size() < 45000) cjk += "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e";
+  texts.push_back(cjk);
+  texts.push_back("short words here " + cjk + " and " + std::string(20000, ' ') + "end\n");
+  std::vector<uint8_t> allow = {1};
+  for (const auto& t : texts) {
+    std::vector<uint32_t> serial, par, ser_sp, par_sp;
+    enc->set_parallel_threshold(~size_t{0} >> 1);
+    CHECK_OK(enc->EncodeOrdinary(t, &serial, 4));
+    CHECK_OK(enc->Encode(t, allow, &ser_sp, 4));
+    enc->set_parallel_threshold(1000);
+    CHECK_OK(enc->EncodeOrdinary(t, &par, 3));
+    CHECK_OK(enc->Encode(t, allow, &par_sp, 4));
+    CHECK(serial == par);
+    CHECK(ser_sp == par_sp);
+    std::string back;
+    CHECK_OK(enc->DecodeBytes(serial.data(), serial.size(), &back));
+    CHECK(back == t);
+  }
+}
+
 int main() {
   test_rank_file_errors();
   test_merge_order_synthetic();
@@ -552,6 +653,11 @@ int main() {
     if (std::string(name) == "cl100k_base") test_cl100k_known(contents);
     test_serial_parallel(name, contents);
     test_parallel_resync(name, contents);
+    test_long_runs(name, contents);
+  }
+  {
+    std::string cl, o2;
+    if (load_vocab("cl100k_base", &cl) && load_vocab("o200k_base", &o2)) test_piece_cache(cl, o2);
   }
   if (g_failures) {
     std::fprintf(stderr, "%d failure(s)\n", g_failures);

@@ -1,4 +1,16 @@
-"""`fastprep bench`: fastprep's BPE against tiktoken, rs-bpe and HF tokenizers on unseen text.
+"""`fastprep bench`: fastprep against its peers on unseen text, in three suites (``--suite``).
+
+- ``bpe``: tiktoken encodings, fastprep against tiktoken, rs-bpe and HF tokenizers (cold 2 KB
+  documents, ~60-character calls, 1 MB prompts, worst cases, batch); ids checked against
+  tiktoken's ``encode_ordinary``.
+- ``hf``: HF tokenizer.json files (the checkout's ``tests/data/vocab`` or ``--hf-file``),
+  fastprep's ``Tokenizer.from_file`` against HF tokenizers, blingfire (its BERT model) and
+  fastokens (files it loads), plus fastprep's own cl100k_base path on the same text for scale;
+  ids checked against HF tokenizers'.
+- ``normalize``: ``fastprep.normalize`` against ``unicodedata.normalize`` per form and corpus
+  file, and already-normal text through NFC; output checked against unicodedata's (Unicode 14.0
+  on Python 3.11 against fastprep's 15.0: a difference is shown, with a note where the input
+  holds code points 14.0 does not assign).
 
 Every workload is measured in rounds, and every round hands each implementation input that this
 implementation has not encoded before in this process (distinct documents, distinct short strings,
@@ -6,10 +18,10 @@ a rotated 1 MB prompt, worst cases of a different length or seed), so a result c
 keeps one; a future fastprep or peer might) cannot flatter anyone. Implementations take turns
 within each round (the order rotates), so a noisy neighbour hurts all of them alike, and each gets
 its own copy of the text. The reported figure is the median over rounds. Correctness is recorded
-beside every figure: each implementation's ids are compared with tiktoken's ``encode_ordinary``
-on the same text, text by text.
+beside every figure, text by text.
 
-The pytest-benchmark suite in ``benchmarks/bench_bpe.py`` uses the same adapters and workloads.
+The pytest-benchmark suites in ``benchmarks/bench_bpe.py``, ``bench_hf_bpe.py``, ``bench_bert.py``
+and ``bench_normalize.py`` measure the same things with more rounds.
 """
 from __future__ import annotations
 
@@ -204,9 +216,10 @@ class Impl:
     name: str
     version: str
     encoding: str
-    encode: Callable[[str], list[int]]  # encode_ordinary semantics
+    encode: Callable[..., Any]  # encode_ordinary semantics; normalize suite: (text, form) -> str
     encode_batch: Optional[Callable[[list[str], int], list[list[int]]]] = None
     note: str = ""
+    compared: bool = True  # False: another vocabulary, timed beside the others but never checked
 
 
 IMPL_NAMES = ("fastprep", "tiktoken", "rs-bpe", "hf-tokenizers")
@@ -471,12 +484,22 @@ class Settings:
     batch_docs: int = 48  # x 5 rounds fits half of the batch pool (~310 docs) for the N-thread row
     threads: int = 2
     budget_s: float = 3.0  # per implementation per case: stop adding rounds past this
+    # hf suite, per tokenizer file (each file gets its own documents and strings)
+    hf_rounds: int = 7
+    hf_docs: int = 16  # 2 KB documents per round, per corpus file
+    hf_short_rounds: int = 7
+    hf_short_calls: int = 300
+    # normalize suite
+    norm_rounds: int = 7
+    norm_bytes: int = 128_000  # a distinct chunk of each corpus file per round
+    hf_budget_s: float = 1.0  # hf and normalize suites: per implementation per case
 
     @classmethod
     def quick(cls) -> "Settings":
         return cls(cold_rounds=3, cold_docs=4, short_rounds=3, short_calls=100, prompt_rounds=3,
                    prompt_bytes=64_000, worst_rounds=3, worst_scale=0.05, batch_rounds=3,
-                   batch_docs=8, budget_s=0.5)
+                   batch_docs=8, budget_s=0.5, hf_rounds=2, hf_docs=2, hf_short_rounds=2,
+                   hf_short_calls=20, norm_rounds=2, norm_bytes=8_000, hf_budget_s=0.2)
 
 
 WORKLOADS = ("cold", "short", "prompt", "worst", "batch")
@@ -496,6 +519,7 @@ class Row:
     threads: int = 1
     errors: dict[str, str] = dataclasses.field(default_factory=dict)  # impl -> exception
     reference: str = ""  # "tiktoken", or e.g. "rs-bpe (tiktoken failed)"
+    notes: list[str] = dataclasses.field(default_factory=list)  # printed under the table
 
 
 def _median_rate(nbytes: list[int], secs: list[float]) -> float:
@@ -520,8 +544,8 @@ class CaseResult:
     references: set  # which implementation's ids served as the reference
 
 
-# Who serves as the reference: tiktoken; where tiktoken itself fails on an input (o200k_base on
-# 1,000,000 spaces overflows its regex stack), the next peer that succeeded on it.
+# Who serves as the reference in the bpe suite: tiktoken; where tiktoken itself fails on an input
+# (o200k_base on 1,000,000 spaces overflows its regex stack), the next peer that succeeded on it.
 _REFERENCE_ORDER = ("tiktoken", "rs-bpe", "hf-tokenizers")
 
 
@@ -531,10 +555,13 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _run_case(impls: list[Impl], inputs: list[Any], call: Callable[[Impl, Any], list[list[int]]],
-              reference: Optional[Callable[[Any], list[list[int]]]], budget_s: float) -> CaseResult:
+              reference: Optional[Callable[[Any], list[list[int]]]], budget_s: float,
+              reference_order: Sequence[str] = _REFERENCE_ORDER) -> CaseResult:
     """Runs round r's input through every implementation (rotating the order, each on its own
-    copy), then compares every implementation's ids with the reference's, text by text.
+    copy), then compares every implementation's output with the reference's, text by text.
 
+    The reference is the first of ``reference_order`` that ran this round; ``reference(input)``
+    stands in for the first of them when it did not (stopped by the budget), untimed.
     An implementation that raises (Rust panics arrive as BaseException) is recorded and not run
     again in this case; one past ``budget_s`` in total stops adding rounds."""
     res = CaseResult({i.name: [] for i in impls}, {i.name: 0 for i in impls},
@@ -560,25 +587,58 @@ def _run_case(impls: list[Impl], inputs: list[Any], call: Callable[[Impl, Any], 
         if reference is None:
             continue
         ref, source = None, None
-        for name in _REFERENCE_ORDER:
+        first = reference_order[0]
+        for name in reference_order:
             if name in outs:
                 ref, source = outs[name], name
-            elif name == "tiktoken" and "tiktoken" not in res.errors:
+            elif name == first and first not in res.errors:
                 try:
                     ref, source = reference(inp), name
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except BaseException as exc:  # noqa: B036
-                    res.errors.setdefault("tiktoken", _short_error(exc))
+                    res.errors.setdefault(first, _short_error(exc))
             if ref is not None:
                 break
         if ref is None:
             continue
-        res.references.add(source if source == "tiktoken" else f"{source} (tiktoken failed)")
+        res.references.add(source if source == first else f"{source} ({first} failed)")
+        compared = {i.name for i in impls if i.compared}
         for name, out in outs.items():
+            if name not in compared:
+                continue
             res.checked[name] += len(ref)
-            res.bad[name] += sum(1 for x, y in zip(out, ref) if x != y) + abs(len(out) - len(ref))
+            res.bad[name] += (sum(1 for x, y in zip(out, ref) if not _same(x, y))
+                              + abs(len(out) - len(ref)))
     return res
+
+
+def _same(x, y) -> bool:
+    """Equal outputs; an array of ids (blingfire returns NumPy arrays) equals the same list."""
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    return x == y
+
+
+def _make_row(impls: list[Impl], workload: str, case: str, label: str, unit: str, hib: bool,
+              res: CaseResult, sizes: Optional[list[int]] = None, per: int = 1) -> Row:
+    """One table row from a case's timings: MB/s from bytes per round, us per call, or ms."""
+    values, rounds, mism = {}, {}, {}
+    for impl in impls:
+        s = res.secs.get(impl.name)
+        if not s:
+            continue
+        if unit == "MB/s":
+            values[impl.name] = _median_rate(sizes[: len(s)], s)
+        elif unit == "us/call":
+            values[impl.name] = statistics.median(s) / per * 1e6
+        else:
+            values[impl.name] = statistics.median(s) * 1e3
+        rounds[impl.name] = len(s)
+        if res.bad.get(impl.name):
+            mism[impl.name] = f"{res.bad[impl.name]}/{res.checked[impl.name]} texts"
+    return Row(workload, case, label, unit, hib, values, rounds, mism, bool(res.references),
+               errors=dict(res.errors), reference=", ".join(sorted(res.references)))
 
 
 def run_encoding(encoding: str, texts: dict[str, str], settings: Settings,
@@ -596,24 +656,8 @@ def run_encoding(encoding: str, texts: dict[str, str], settings: Settings,
     def ref_of(fn):
         return None if ref_enc is None else fn
 
-    def add(workload, case, label, unit, hib, res: CaseResult, sizes=None, per=None):
-        values, rounds, mism = {}, {}, {}
-        for impl in impls:
-            s = res.secs.get(impl.name)
-            if not s:
-                continue
-            if unit == "MB/s":
-                values[impl.name] = _median_rate(sizes[: len(s)], s)
-            elif unit == "us/call":
-                values[impl.name] = statistics.median(s) / per * 1e6
-            else:
-                values[impl.name] = statistics.median(s) * 1e3
-            rounds[impl.name] = len(s)
-            if res.bad.get(impl.name):
-                mism[impl.name] = f"{res.bad[impl.name]}/{res.checked[impl.name]} texts"
-        rows.append(Row(workload, case, label, unit, hib, values, rounds, mism,
-                        bool(res.references), errors=dict(res.errors),
-                        reference=", ".join(sorted(res.references))))
+    def add(workload, case, label, unit, hib, res: CaseResult, sizes=None, per=1):
+        rows.append(_make_row(impls, workload, case, label, unit, hib, res, sizes, per))
 
     def encode_each(impl, docs):
         enc = impl.encode
@@ -694,6 +738,334 @@ def run_encoding(encoding: str, texts: dict[str, str], settings: Settings,
 
 
 # --------------------------------------------------------------------------------------------
+# hf suite: HF tokenizer.json files
+# --------------------------------------------------------------------------------------------
+
+HF_FILES = ("bert_minilm_uncased", "claude_v1_bpe", "deepseek_v3")
+HF_IMPL_NAMES = ("fastprep", "hf-tokenizers", "blingfire", "fastokens", "fastprep-tiktoken")
+# blingfire ships one BERT model (bert_base_tok.bin, bert-base-uncased's vocabulary and rules).
+_BLINGFIRE_FILES = ("bert_minilm_uncased",)
+
+
+def vocab_dir() -> Optional[Path]:
+    """The tokenizer.json files of a source checkout (``tests/data/vocab``); None elsewhere."""
+    repo_root = Path(__file__).resolve().parents[2]
+    for path in (repo_root / "tests" / "data" / "vocab", Path.cwd() / "tests" / "data" / "vocab"):
+        if all((path / f"{name}.json").is_file() for name in HF_FILES):
+            return path
+    return None
+
+
+def _after_line(text: str, min_bytes: int) -> str:
+    """``text`` from the first line that starts at least ``min_bytes`` UTF-8 bytes in."""
+    data = text.encode("utf-8")
+    cut = data.find(b"\n", min_bytes)
+    return text if cut < 0 else data[cut + 1:].decode("utf-8", "ignore")
+
+
+def hf_pools(texts: dict[str, str], n_files: int) -> list[tuple[dict[str, list[str]], list[str]]]:
+    """Per tokenizer file: ({corpus name: 2 KB documents}, ~60-character strings).
+
+    Documents are cut half a document away from the bpe suite's boundaries and strings 30
+    characters away, and any that equals a bpe suite input is dropped, so the cl100k_base
+    instance that both suites share never sees a text twice; the files take turns through the
+    lists, so no two files get the same text either."""
+    taken = make_pools(texts, 0)
+    seen = set(taken.short) | set(taken.batch) | {d for docs in taken.cold.values() for d in docs}
+    docs = {name: [d for d in split_documents(_after_line(text, DOC_BYTES // 2)) if d not in seen]
+            for name, text in texts.items()}
+    shorts = [s for s in _interleave([short_strings(t[SHORT_CHARS // 2:]) for t in texts.values()])
+              if s not in seen]
+    return [({name: d[i::n_files] for name, d in docs.items()}, shorts[i::n_files])
+            for i in range(n_files)]
+
+
+def _fastprep_module():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the "native extension unavailable" warning
+            import fastprep
+        backend = fastprep.backend()
+    except Exception as exc:
+        raise Unavailable(f"fastprep not importable: {type(exc).__name__}: {exc}") from None
+    if backend != "native":
+        raise Unavailable(
+            "fastprep's native backend is unavailable (the Python fallback is not benchmarked)")
+    return fastprep
+
+
+def _fastprep_version(fastprep) -> str:
+    return getattr(fastprep, "__version__", None) or _version("fastprep")
+
+
+def _panic_guard(what: str, fn: Callable[[], Any]) -> Any:
+    """``fn()``, with any failure (a Rust panic arrives as a BaseException) as Unavailable."""
+    try:
+        return fn()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Unavailable:
+        raise
+    except BaseException as exc:  # noqa: B036
+        raise Unavailable(f"{what}: {_short_error(exc)}") from None
+
+
+def make_hf_impl(name: str, path: Path) -> Impl:
+    """Implementation ``name`` of HF_IMPL_NAMES for the tokenizer.json at ``path``: ids without
+    special tokens, truncation or padding, one call per text."""
+    file = path.stem
+    if name == "fastprep":
+        fastprep = _fastprep_module()
+        tok = _panic_guard("fastprep.Tokenizer.from_file failed",
+                           lambda: fastprep.Tokenizer.from_file(path))
+        tok.no_truncation()
+        tok.no_padding()
+        # The file loads everywhere; a file no native encoder covers runs the Python pipeline.
+        native = getattr(getattr(tok, "_hf", None), "native", None) is not None
+        path_kind = "native" if native else "Python pipeline: no native encoder for this file"
+        return Impl("fastprep", f"{_fastprep_version(fastprep)} ({path_kind})",
+                    file, lambda t: tok.encode(t, add_special_tokens=False),
+                    note="Tokenizer.from_file; encode(add_special_tokens=False)")
+    if name == "hf-tokenizers":
+        try:
+            import tokenizers
+        except ImportError as exc:
+            raise Unavailable(f"tokenizers not installed ({exc})") from None
+        tok = _panic_guard("tokenizers.Tokenizer.from_file failed",
+                           lambda: tokenizers.Tokenizer.from_file(str(path)))
+        tok.no_truncation()
+        tok.no_padding()
+        return Impl("hf-tokenizers", tokenizers.__version__, file,
+                    lambda t: tok.encode(t, add_special_tokens=False).ids,
+                    note="Tokenizer.from_file; encode(add_special_tokens=False).ids")
+    if name == "blingfire":
+        if file not in _BLINGFIRE_FILES:
+            raise Unavailable(f"blingfire's BERT model is not {file}")
+        try:
+            import blingfire
+        except ImportError as exc:
+            raise Unavailable(f"blingfire not installed ({exc})") from None
+        model = Path(blingfire.__file__).with_name("bert_base_tok.bin")
+        if not model.is_file():
+            raise Unavailable(f"blingfire has no {model.name}")
+        handle = blingfire.load_model(str(model))
+        unk = 100  # [UNK] in bert-base-uncased's vocabulary
+
+        def encode(text: str):
+            # The output buffer holds at most one token per byte; returns a NumPy array.
+            return blingfire.text_to_ids(handle, text, len(text.encode("utf-8")) + 8, unk, True)
+
+        return Impl("blingfire", _version("blingfire"), file, encode,
+                    note="text_to_ids(bert_base_tok.bin, no_padding=True)")
+    if name == "fastokens":
+        try:
+            import fastokens
+        except ImportError as exc:
+            raise Unavailable(f"fastokens not installed ({exc})") from None
+        tok = _panic_guard("fastokens cannot load it",
+                           lambda: fastokens.Tokenizer.from_file(str(path)))
+        tok.no_truncation()
+        tok.no_padding()
+        return Impl("fastokens", _version("fastokens"), file,
+                    lambda t: tok.encode(t, add_special_tokens=False).ids,
+                    note="Tokenizer.from_file; encode(add_special_tokens=False).ids "
+                         "(keeps a result cache: every text is new)")
+    if name == "fastprep-tiktoken":
+        fastprep = _fastprep_module()
+        enc = _panic_guard("fastprep.get_encoding failed",
+                           lambda: fastprep.get_encoding("cl100k_base"))
+        return Impl("fastprep-tiktoken", _fastprep_version(fastprep), "cl100k_base",
+                    enc.encode_ordinary, compared=False,
+                    note="cl100k_base encode_ordinary on the same text: another vocabulary, "
+                         "timed only (the 'vs tiktoken path' column)")
+    raise ValueError(name)
+
+
+def make_hf_impls(path: Path, names: Iterable[str] = HF_IMPL_NAMES
+                  ) -> tuple[list[Impl], dict[str, str], dict[str, float]]:
+    """(implementations that load ``path``, {name: why not}, {name: load seconds})."""
+    impls, missing, load_s = [], {}, {}
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            impl = make_hf_impl(name, path)
+            load_s[name] = time.perf_counter() - t0
+            _panic_guard("warm-up call failed", lambda: impl.encode("warm up: first-call setup"))
+            impls.append(impl)
+        except Unavailable as exc:
+            missing[name] = str(exc)
+    return impls, missing, load_s
+
+
+def run_hf_file(path: Path, docs: dict[str, list[str]], shorts: list[str], settings: Settings,
+                progress: Optional[Callable[[str], None]] = None) -> dict:
+    """The hf suite's block for one tokenizer.json: cold 2 KB documents per corpus file and
+    ~60-character calls, every implementation's ids checked against HF tokenizers'."""
+    say = progress or (lambda _msg: None)
+    file = path.stem
+    say(f"hf {file}: loading")
+    impls, missing, load_s = make_hf_impls(path)
+    hf = next((i for i in impls if i.name == "hf-tokenizers"), None)
+    reference = None if hf is None else (lambda texts: [hf.encode(t) for t in texts])
+    rows: list[Row] = []
+
+    def encode_each(impl, texts):
+        enc = impl.encode
+        return [enc(t) for t in texts]
+
+    for corpus, pool in docs.items():
+        say(f"hf {file}: cold {corpus}")
+        inputs = round_slices(pool, settings.hf_docs, settings.hf_rounds)
+        if not inputs:
+            continue
+        sizes = [sum(len(d.encode("utf-8")) for d in x) for x in inputs]
+        res = _run_case(impls, inputs, encode_each, reference, settings.hf_budget_s,
+                        reference_order=("hf-tokenizers",))
+        rows.append(_make_row(impls, "hf_cold", corpus, corpus, "MB/s", True, res, sizes=sizes))
+
+    say(f"hf {file}: short calls")
+    inputs = round_slices(shorts, settings.hf_short_calls, settings.hf_short_rounds)
+    if inputs:
+        res = _run_case(impls, inputs, encode_each, reference, settings.hf_budget_s,
+                        reference_order=("hf-tokenizers",))
+        rows.append(_make_row(impls, "hf_short", "short_60", f"{SHORT_CHARS}-char strings",
+                              "us/call", False, res, per=len(inputs[0])))
+    return {
+        "file": file,
+        "path": str(path),
+        "implementations": {i.name: {"version": i.version, "how": i.note,
+                                     "load_s": round(load_s.get(i.name, 0.0), 3),
+                                     "speed_only": not i.compared} for i in impls},
+        "unavailable": missing,
+        "rows": [dataclasses.asdict(r) for r in rows],
+    }
+
+
+def run_hf(texts: dict[str, str], settings: Settings, files: Optional[Sequence[str]] = None,
+           progress: Optional[Callable[[str], None]] = None) -> dict:
+    """The hf suite: one block per tokenizer.json (``files``, else the checkout's three)."""
+    if files:
+        paths = [Path(f) for f in files]
+        source = "files given with --hf-file"
+    else:
+        found = vocab_dir()
+        if found is None:
+            return {"source": None, "skipped": "no tests/data/vocab here (an installed package?); "
+                                                "give tokenizer.json files with --hf-file",
+                    "files": []}
+        paths = [found / f"{name}.json" for name in HF_FILES]
+        source = str(found)
+    pools = hf_pools(texts, len(paths))
+    return {"source": source, "skipped": None,
+            "files": [run_hf_file(p, d, s, settings, progress) for p, (d, s) in zip(paths, pools)]}
+
+
+# --------------------------------------------------------------------------------------------
+# normalize suite: Unicode normalization
+# --------------------------------------------------------------------------------------------
+
+NORMALIZE_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
+
+
+def make_normalizers() -> tuple[list[Impl], dict[str, str]]:
+    """fastprep.normalize and unicodedata.normalize as Impls whose ``encode(text, form)`` returns
+    the normalized str."""
+    import unicodedata
+    impls, missing = [], {}
+    try:
+        fastprep = _fastprep_module()
+        from fastprep.normalize import UNICODE_VERSION
+        impls.append(Impl("fastprep", _fastprep_version(fastprep), f"Unicode {UNICODE_VERSION}",
+                          lambda t, form: fastprep.normalize(t, form),
+                          note="fastprep.normalize(text, form)"))
+    except (Unavailable, ImportError) as exc:
+        missing["fastprep"] = str(exc)
+    impls.append(Impl("unicodedata", f"Python {platform.python_version()}",
+                      f"Unicode {unicodedata.unidata_version}",
+                      lambda t, form: unicodedata.normalize(form, t),
+                      note="unicodedata.normalize(form, text)"))
+    return impls, missing
+
+
+def _unassigned_in_unicodedata(texts: Iterable[str]) -> int:
+    """Distinct code points of ``texts`` that Python's unicodedata has as unassigned (Cn): where
+    its Unicode version and fastprep's may legitimately normalize differently."""
+    import unicodedata
+    chars = set().union(*map(set, texts))
+    return sum(1 for c in chars if unicodedata.category(c) == "Cn")
+
+
+def run_normalize(texts: dict[str, str], settings: Settings,
+                  progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Every form on every corpus file (a distinct chunk per round), then already-normal English
+    through NFC (the quick-check path); output checked against unicodedata's."""
+    import unicodedata
+    say = progress or (lambda _msg: None)
+    impls, missing = make_normalizers()
+    rows: list[Row] = []
+    chunks = {}
+    for name, text in texts.items():
+        chunks[name] = split_documents(text, settings.norm_bytes)[: settings.norm_rounds] or [text]
+
+    def add_version_note(row: Row, inputs: list[str]) -> None:
+        if all(t.isascii() for t in inputs):
+            row.notes.append("all ASCII, normal in every form: both return the input at once")
+            return
+        newer = _unassigned_in_unicodedata(inputs)
+        if newer:
+            row.notes.append(f"{newer} code points are unassigned in Python's Unicode "
+                             f"{unicodedata.unidata_version}: differences there are version "
+                             "differences, not errors")
+
+    for form in NORMALIZE_FORMS:
+        say(f"normalize {form}")
+        for name, inputs in chunks.items():
+            sizes = [len(c.encode("utf-8")) for c in inputs]
+            res = _run_case(impls, inputs, lambda impl, t, f=form: [impl.encode(t, f)],
+                            lambda t, f=form: [unicodedata.normalize(f, t)], settings.hf_budget_s,
+                            reference_order=("unicodedata",))
+            row = _make_row(impls, "normalize", f"{form} {name}", f"{form} {name}", "MB/s", True,
+                            res, sizes=sizes)
+            add_version_note(row, inputs)
+            rows.append(row)
+
+    name = "en_prose" if "en_prose" in texts else next(iter(texts), None)
+    if name is not None:
+        say("normalize: already-normal text through NFC")
+        text = texts[name]
+        # Rotated at line boundaries: a different str per round, still NFC (a newline starts
+        # every line, and nothing composes across it).
+        inputs = [rotate_at_line(text, r) for r in range(settings.norm_rounds)]
+        returned_input: dict[str, bool] = {}
+
+        def call(impl, t):
+            out = impl.encode(t, "NFC")
+            returned_input[impl.name] = out is t
+            return [out]
+
+        res = _run_case(impls, inputs, call, lambda t: [unicodedata.normalize("NFC", t)],
+                        settings.hf_budget_s, reference_order=("unicodedata",))
+        normal = unicodedata.is_normalized("NFC", text)
+        label = (f"{name} {'already NFC' if normal else 'NOT already NFC'}, whole file "
+                 f"({len(text.encode('utf-8')) / 1e6:.2f} MB)")
+        row = _make_row(impls, "normalize_quick", f"NFC {name} already normal", label, "MB/s",
+                        True, res, sizes=[len(t.encode("utf-8")) for t in inputs])
+        same = [n for n, v in returned_input.items() if v]
+        row.notes.append("returned the input object (quick check said normal): "
+                         + (", ".join(same) if same else "none"))
+        add_version_note(row, [text])
+        rows.append(row)
+
+    return {
+        "unicode_versions": {i.name: i.encoding for i in impls},
+        "implementations": {i.name: {"version": i.version, "how": i.note,
+                                     "unicode": i.encoding} for i in impls},
+        "unavailable": missing,
+        "rows": [dataclasses.asdict(r) for r in rows],
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
 
@@ -717,7 +1089,8 @@ def machine_info() -> dict:
         "usable_cores": usable,
         "os": platform.platform(),
         "python": platform.python_version(),
-        "versions": {d: _version(d) for d in ("fastprep", "tiktoken", "rs-bpe", "tokenizers", "numpy")},
+        "versions": {d: _version(d) for d in ("fastprep", "tiktoken", "rs-bpe", "tokenizers",
+                                               "blingfire", "fastokens", "numpy")},
     }
 
 
@@ -741,95 +1114,177 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _format_rows(rows: list[dict], names: list[str], title: str, speed_only: set[str],
+                 default_reference: str) -> list[str]:
+    """One table: a row per case, a column per implementation, then fastprep against the best
+    peer with correct output, fastprep against fastprep's tiktoken path (hf suite), correctness."""
+    tiktoken_path = "fastprep-tiktoken" in names
+    header = ["case"] + names + ["vs best peer"] + (["vs tiktoken path"] if tiktoken_path else [])
+    header.append("correctness")
+    notes: list[str] = []
+    table = [header]
+    for row in rows:
+        vals = row["values"]
+        errs = row.get("errors", {})
+        hib = row["higher_is_better"]
+        cells = [row["label"]] + [
+            _fmt(vals[n]) if n in vals else ("FAILED" if n in errs else "-") for n in names]
+
+        def ratio(other: Optional[float]) -> str:
+            if "fastprep" not in vals or not other:
+                return "-"
+            fp = vals["fastprep"]
+            return f"{(fp / other if hib else other / fp):.2f}x"
+
+        # Peers whose output differs from the reference, or that use another vocabulary, are
+        # not competitors.
+        peers = [vals[n] for n in vals
+                 if n != "fastprep" and n not in row["mismatches"] and n not in speed_only]
+        if row["workload"] == "batch":  # a peer's best with at most this many threads
+            peers = [v for r in rows if r["threads"] <= row["threads"]
+                     for n, v in r["values"].items()
+                     if n != "fastprep" and n not in r["mismatches"]]
+        cells.append(ratio((max(peers) if hib else min(peers)) if peers else None))
+        if tiktoken_path:
+            cells.append(ratio(vals.get("fastprep-tiktoken")))
+        if not row["checked"]:
+            verdict = "n/a (no reference)"
+        elif row["mismatches"]:
+            verdict = "DIFFERS: " + ", ".join(f"{k} {v}" for k, v in row["mismatches"].items())
+        else:
+            verdict = "all equal"
+        if row.get("reference", default_reference) not in ("", default_reference):
+            verdict += f" (vs {row['reference']})"
+        cells.append(verdict)
+        table.append(cells)
+        notes.extend(f"{row['label']}: {n} failed: {e}" for n, e in errs.items())
+        notes.extend(f"{row['label']}: {n}" for n in row.get("notes", ()))
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    out = ["", title]
+    for r in table:
+        line = "  ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths)))
+        out.append("  " + line.rstrip())
+    out.extend(f"  note: {n}" for n in notes)
+    return out
+
+
+def _format_block(block: dict, titles: dict[str, str], default_reference: str) -> list[str]:
+    """A block's unavailable implementations, then one table per workload."""
+    impls = block["implementations"]
+    names = list(impls)
+    speed_only = {n for n, info in impls.items() if info.get("speed_only")}
+    out = [f"  (not measured: {name}: {why})" for name, why in block["unavailable"].items()]
+    by_workload: dict[str, list[dict]] = {}
+    for row in block["rows"]:
+        by_workload.setdefault(row["workload"], []).append(row)
+    for workload, rows in by_workload.items():
+        out.extend(_format_rows(rows, names, titles[workload], speed_only, default_reference))
+    return out
+
+
+_HF_TITLES = {
+    "hf_cold": "Cold throughput, 2 KB documents never seen before (MB/s, higher is better; "
+               "'vs tiktoken path' = fastprep on this file against fastprep's cl100k_base "
+               "encode_ordinary on the same documents)",
+    "hf_short": "Short-call latency, distinct ~60-character strings (us per call, lower is better)",
+}
+_NORMALIZE_TITLES = {
+    "normalize": "Normalization, a distinct chunk of each corpus file per round "
+                 "(~{kb} KB; MB/s of UTF-8 input, higher is better)",
+    "normalize_quick": "Already-normal text through NFC: the quick-check path "
+                       "(MB/s, higher is better)",
+}
+
+
 def format_report(report: dict) -> str:
-    """The human-readable table: one block per encoding and workload."""
+    """The human-readable tables: a block per encoding (bpe), per tokenizer.json file (hf), and
+    one for normalization."""
     out = []
     m = report["machine"]
-    out.append(f"fastprep bench{' --quick' if report['quick'] else ''} — {report['text_source']}")
+    suites = report.get("suites", ["bpe"])
+    out.append(f"fastprep bench{' --quick' if report['quick'] else ''} "
+               f"(suites: {', '.join(suites)}) — {report['text_source']}")
     out.append(f"machine: {m['cpu']}, {m['usable_cores']}/{m['cores']} cores usable, "
                f"Python {m['python']}, {m['os']}")
     out.append("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    out.append("figures: median over rounds; every round encodes text that implementation has not "
-               "seen; correctness = ids equal tiktoken's encode_ordinary, text by text; "
-               "'vs best peer' = fastprep against the fastest peer with correct ids "
+    out.append("figures: median over rounds; every round gives each implementation text it has "
+               "not seen; 'vs best peer' = fastprep against the fastest peer with correct output "
                "(> 1: fastprep faster)")
-    for enc_report in report["encodings"]:
-        enc = enc_report["encoding"]
-        names = list(enc_report["implementations"])
+    if "bpe" in suites:
         out.append("")
-        out.append(f"=== {enc} ===")
-        for name, why in enc_report["unavailable"].items():
-            out.append(f"  (not measured: {name}: {why})")
-        by_workload: dict[str, list[dict]] = {}
-        for row in enc_report["rows"]:
-            by_workload.setdefault(row["workload"], []).append(row)
-        for workload, rows in by_workload.items():
+        out.append("##### bpe: tiktoken encodings; correctness = ids equal tiktoken's "
+                   "encode_ordinary, text by text")
+    for enc_report in report["encodings"]:
+        out.append("")
+        out.append(f"=== {enc_report['encoding']} ===")
+        out.extend(_format_block(enc_report, _TITLES, "tiktoken"))
+    hf = report.get("hf")
+    if hf is not None:
+        out.append("")
+        out.append("##### hf: tokenizer.json files, one call per text, no special tokens, "
+                   "truncation or padding; correctness = ids equal HF tokenizers', text by text")
+        if hf["skipped"]:
+            out.append(f"  (skipped: {hf['skipped']})")
+        for block in hf["files"]:
             out.append("")
-            out.append(_TITLES[workload])
-            header = ["case"] + names + ["vs best peer", "correctness"]
-            notes: list[str] = []
-            table = [header]
-            for row in rows:
-                vals = row["values"]
-                errs = row.get("errors", {})
-                cells = [row["label"]] + [
-                    _fmt(vals[n]) if n in vals else ("FAILED" if n in errs else "-") for n in names]
-                # Peers whose ids differ from the reference are not competitors.
-                peers = [vals[n] for n in vals if n != "fastprep" and n not in row["mismatches"]]
-                if workload == "batch":  # a peer's best with at most this many threads
-                    peers = [v for r in rows if r["threads"] <= row["threads"]
-                             for n, v in r["values"].items()
-                             if n != "fastprep" and n not in r["mismatches"]]
-                if "fastprep" in vals and peers:
-                    best = max(peers) if row["higher_is_better"] else min(peers)
-                    fp = vals["fastprep"]
-                    ratio = fp / best if row["higher_is_better"] else best / fp
-                    cells.append(f"{ratio:.2f}x")
-                else:
-                    cells.append("-")
-                if not row["checked"]:
-                    verdict = "n/a (no reference)"
-                elif row["mismatches"]:
-                    verdict = "DIFFERS: " + ", ".join(f"{k} {v}" for k, v in row["mismatches"].items())
-                else:
-                    verdict = "all equal"
-                if row.get("reference", "tiktoken") not in ("", "tiktoken"):
-                    verdict += f" (vs {row['reference']})"
-                cells.append(verdict)
-                table.append(cells)
-                notes.extend(f"{row['label']}: {n} failed: {e}" for n, e in errs.items())
-            widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-            for j, r in enumerate(table):
-                line = "  ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(r, widths)))
-                out.append("  " + line.rstrip())
-            out.extend(f"  note: {n}" for n in notes)
+            out.append(f"=== {block['file']} ({block['path']}) ===")
+            versions = ", ".join(f"{n} {i['version']}" for n, i in block["implementations"].items())
+            loads = ", ".join(f"{n} {i['load_s']:.2f} s"
+                              for n, i in block["implementations"].items()
+                              if not i.get("speed_only"))
+            out.append(f"  implementations: {versions}")
+            out.append(f"  load time: {loads}")
+            out.extend(_format_block(block, _HF_TITLES, "hf-tokenizers"))
+    norm = report.get("normalize")
+    if norm is not None:
+        out.append("")
+        versions = ", ".join(f"{n} {v}" for n, v in norm["unicode_versions"].items())
+        out.append("##### normalize: fastprep.normalize(text, form) against "
+                   "unicodedata.normalize(form, text), each on its own fresh str; correctness = "
+                   f"equal output (Unicode versions: {versions})")
+        kb = f"{report['settings'].get('norm_bytes', 0) / 1000:.0f}"
+        titles = {k: v.replace("{kb}", kb) for k, v in _NORMALIZE_TITLES.items()}
+        out.extend(_format_block(norm, titles, "unicodedata"))
     out.append("")
     out.append(f"total {report['seconds']:.1f} s")
     return "\n".join(out)
 
 
+SUITES = ("bpe", "hf", "normalize")
+
+
 def run(encodings: Sequence[str] = ("cl100k_base",), text_files: Optional[Sequence[str]] = None,
         quick: bool = False, impl_names: Sequence[str] = IMPL_NAMES,
         workloads: Sequence[str] = WORKLOADS, threads: int = 2,
-        progress: Optional[Callable[[str], None]] = None, bundled: bool = False) -> dict:
-    """Runs the whole comparison and returns a JSON-serialisable report."""
+        progress: Optional[Callable[[str], None]] = None, bundled: bool = False,
+        suites: Sequence[str] = SUITES, hf_files: Optional[Sequence[str]] = None) -> dict:
+    """Runs the selected suites and returns a JSON-serialisable report: ``encodings`` (the bpe
+    suite, a block per encoding; empty when not selected), ``hf`` and ``normalize`` (None when
+    not selected)."""
     t0 = time.perf_counter()
     settings = Settings.quick() if quick else Settings()
     settings.threads = threads
     texts, source = load_corpus(text_files, bundled)
     report = {
         "quick": quick,
+        "suites": [s for s in SUITES if s in suites],
         "text_source": source,
         "machine": machine_info(),
         "settings": dataclasses.asdict(settings),
         "encodings": [run_encoding(e, texts, settings, impl_names, workloads, progress)
-                      for e in encodings],
+                      for e in encodings] if "bpe" in suites else [],
+        "hf": run_hf(texts, settings, hf_files, progress) if "hf" in suites else None,
+        "normalize": run_normalize(texts, settings, progress) if "normalize" in suites else None,
     }
-    for enc_report in report["encodings"]:  # an uninstalled checkout has no distribution metadata
-        if "fastprep" in enc_report["implementations"]:
-            version = enc_report["implementations"]["fastprep"]["version"]
-            report["machine"]["versions"]["fastprep"] = version
+    blocks = report["encodings"] + (report["hf"]["files"] if report["hf"] else [])
+    if report["normalize"]:
+        blocks.append(report["normalize"])
+    for block in blocks:  # an uninstalled checkout has no distribution metadata
+        info = block["implementations"].get("fastprep")
+        if info:  # only the native backend is benchmarked
+            report["machine"]["versions"]["fastprep"] = info["version"].split(" (")[0] + " (native)"
+            break
     report["seconds"] = time.perf_counter() - t0
     return report
 
@@ -855,25 +1310,40 @@ def add_arguments(parser) -> None:
                         help="print the report as JSON instead of tables")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few rounds (a smoke test)")
     parser.add_argument("--impl", default=",".join(IMPL_NAMES), type=_csv,
-                        help=f"comma-separated implementations (default: {','.join(IMPL_NAMES)})")
+                        help="comma-separated implementations for the bpe suite "
+                             f"(default: {','.join(IMPL_NAMES)})")
     parser.add_argument("--workload", default=",".join(WORKLOADS), type=_csv,
-                        help=f"comma-separated workloads (default: {','.join(WORKLOADS)})")
+                        help="comma-separated workloads for the bpe suite "
+                             f"(default: {','.join(WORKLOADS)})")
     parser.add_argument("--threads", type=int, default=2,
                         help="threads for the batch workload (default: 2)")
+    parser.add_argument("--suite", default=",".join(SUITES), type=_csv,
+                        help=f"comma-separated suites (default: {','.join(SUITES)}): bpe = "
+                             "tiktoken encodings, hf = tokenizer.json files, "
+                             "normalize = Unicode normalization")
+    parser.add_argument("--hf-file", nargs="+", metavar="PATH",
+                        help="tokenizer.json files for the hf suite (default: the checkout's "
+                             f"tests/data/vocab/{{{','.join(HF_FILES)}}}.json)")
 
 
 def command(args) -> int:
     bad = [n for n in args.impl if n not in IMPL_NAMES]
     bad += [w for w in args.workload if w not in WORKLOADS]
-    if bad:
-        print(f"fastprep bench: unknown implementation or workload: {', '.join(bad)}", file=sys.stderr)
+    bad += [s for s in args.suite if s not in SUITES]
+    if bad or not args.suite:
+        print("fastprep bench: unknown implementation, workload or suite: "
+              f"{', '.join(bad) or '(none given)'}", file=sys.stderr)
+        return 2
+    missing = [f for f in args.hf_file or () if not Path(f).is_file()]
+    if missing:
+        print(f"fastprep bench: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     # HF tokenizers sizes its thread pool once, from RAYON_NUM_THREADS, at first use.
     if "tokenizers" not in sys.modules:
         os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
     progress = None if args.json else (lambda msg: print(f"  ... {msg}", file=sys.stderr, flush=True))
     report = run(args.encoding, args.text, args.quick, args.impl, args.workload, args.threads, progress,
-                 bundled=args.bundled_sample)
+                 bundled=args.bundled_sample, suites=args.suite, hf_files=args.hf_file)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -1,4 +1,4 @@
-"""The ``fastprep`` command line: one argparse subcommand per tool (``bench`` today).
+"""The ``fastprep`` command line: one argparse subcommand per tool (``bench``, ``profile``).
 
 To add a subcommand, write a module with ``add_arguments(parser)`` and ``command(args) -> int``
 and list it in ``SUBCOMMANDS``. Such modules import only the standard library at top level
@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 # name -> (module under fastprep, one-line help)
 SUBCOMMANDS = {
-    "bench": ("bench", "compare fastprep's BPE speed and ids with tiktoken, rs-bpe and HF tokenizers"),
+    "bench": ("bench", "compare fastprep's speed and ids with tiktoken, rs-bpe, HF tokenizers, blingfire, fastokens and unicodedata"),
     "profile": ("profile", "per-stage time, tokens/s and latency percentiles over a request mix"),
 }
 

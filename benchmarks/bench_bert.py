@@ -29,7 +29,7 @@ with warnings.catch_warnings():
 
 BERT_JSON = Path(__file__).resolve().parent.parent / "tests" / "data" / "vocab" / "bert_minilm_uncased.json"
 CORPORA = bench.CORPUS_NAMES
-IMPL_NAMES = ("fastprep", "fastprep+offsets", "hf-tokenizers", "blingfire")
+IMPL_NAMES = ("fastprep", "fastprep+offsets", "hf-tokenizers", "blingfire", "flash-tokenizer")
 
 
 @dataclass
@@ -115,6 +115,14 @@ def get_impl(name: str) -> Optional[Impl]:
         except Exception:  # noqa: BLE001
             ver = "?"
         return Impl(name, ver, encode, "text_to_ids(bert_base_tok.bin, no_padding=True)")
+    if name == "flash-tokenizer":
+        from fastprep import bench
+
+        try:
+            got = bench._flash_tokenizer_impl(BERT_JSON, BERT_JSON.stem)
+        except bench.Unavailable:
+            return None
+        return Impl(name, got.version, got.encode, got.note)
     raise ValueError(name)
 
 

@@ -742,7 +742,8 @@ def run_encoding(encoding: str, texts: dict[str, str], settings: Settings,
 # --------------------------------------------------------------------------------------------
 
 HF_FILES = ("bert_minilm_uncased", "claude_v1_bpe", "deepseek_v3")
-HF_IMPL_NAMES = ("fastprep", "hf-tokenizers", "blingfire", "fastokens", "fastprep-tiktoken")
+HF_IMPL_NAMES = ("fastprep", "hf-tokenizers", "blingfire", "flash-tokenizer", "fastokens",
+                 "fastprep-tiktoken")
 # blingfire ships one BERT model (bert_base_tok.bin, bert-base-uncased's vocabulary and rules).
 _BLINGFIRE_FILES = ("bert_minilm_uncased",)
 
@@ -857,6 +858,8 @@ def make_hf_impl(name: str, path: Path) -> Impl:
 
         return Impl("blingfire", _version("blingfire"), file, encode,
                     note="text_to_ids(bert_base_tok.bin, no_padding=True)")
+    if name == "flash-tokenizer":
+        return _flash_tokenizer_impl(path, file)
     if name == "fastokens":
         try:
             import fastokens
@@ -1104,6 +1107,34 @@ _TITLES = {
              "'vs best peer' takes each peer's best with at most that many threads; "
              "HF's thread count is fixed per process by RAYON_NUM_THREADS)",
 }
+
+
+def _flash_tokenizer_impl(path: Path, file: str) -> Impl:
+    """flash-tokenizer's BertTokenizerFlash over the file's WordPiece vocabulary (written to a
+    vocab.txt), for BertNormalizer(lowercase) + BertPreTokenizer + WordPiece files only."""
+    import json
+    import tempfile
+
+    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    norm = obj.get("normalizer") or {}
+    if (obj.get("model") or {}).get("type") != "WordPiece" or norm.get("type") != "BertNormalizer":
+        raise Unavailable("flash-tokenizer handles BERT WordPiece files only")
+    try:
+        from flash_tokenizer import BertTokenizerFlash
+    except ImportError as exc:
+        raise Unavailable(f"flash-tokenizer not installed ({exc})") from None
+    vocab = sorted(obj["model"]["vocab"].items(), key=lambda kv: kv[1])
+    vocab_file = Path(tempfile.mkdtemp(prefix="fastprep-bench-")) / "vocab.txt"
+    vocab_file.write_text("\n".join(t for t, _ in vocab) + "\n", encoding="utf-8")
+    tok = BertTokenizerFlash(str(vocab_file), bool(norm.get("lowercase", True)), 1 << 30,
+                             bool(norm.get("handle_chinese_chars", True)), bidirectional=False)
+    core = tok.tokenizer
+
+    def encode(text: str):
+        return core.encode(text, "longest", 1 << 30)[1:-1]  # drop its [CLS] ... [SEP]
+
+    return Impl("flash-tokenizer", _version("flash-tokenizer"), file, encode,
+                note="BertTokenizerFlash(vocab.txt).tokenizer.encode without [CLS]/[SEP]")
 
 
 def _fmt(v: float) -> str:

@@ -7,11 +7,16 @@
 //   merge's result id fixes the bytes it spans, so a stale entry can never pass the check).
 // - A whole pre-token that is a vocabulary token is emitted directly only when BPE would produce
 //   that token anyway (checked once per token at load), or always under ignore_merges.
+// - Speed, none of it visible in the output: merges are looked up by (left id, right id) in a
+//   compact table behind a Bloom filter, two-byte pairs in a direct table, words up to 255 bytes
+//   merge with a vectorised min scan, and a per-thread cache remembers recent multi-token words.
 // - Added tokens: non-normalized ones are found leftmost-longest on the raw text, normalized ones
 //   on each remaining piece after the normalizer; lstrip/rstrip widen a match over White_Space.
 #include "fastprep/hf_bpe.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -107,7 +112,16 @@ uint64_t hash_bytes(const uint8_t* p, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) h = mix64(h ^ load_u64(p + i)) * 0x9E3779B97F4A7C15ULL;
   uint64_t tail = 0;
-  for (size_t k = 0; i + k < n; ++k) tail |= static_cast<uint64_t>(p[i + k]) << (8 * k);
+  if (n >= 8) {
+    if (i < n) tail = load_u64(p + n - 8);  // the last 8 bytes, overlapping the ones hashed above
+  } else if (n >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    tail = (static_cast<uint64_t>(hi) << 32) | lo;
+  } else {
+    for (size_t k = 0; k < n; ++k) tail |= static_cast<uint64_t>(p[k]) << (8 * k);
+  }
   return mix64(h ^ tail ^ 0xA0761D6478BD642FULL);
 }
 
@@ -152,24 +166,87 @@ class U64Map {
 constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kNoId = std::numeric_limits<uint32_t>::max();
 
-// (left id, right id) -> (merge index, result id).
+// (left id, right id) -> merge index; the merge's result id is kept apart, by merge index, since
+// it is needed only when the pair actually merges. Merging is bound by cache misses on this
+// table: a slot is one 8-byte word (left << 42 | right << 21 | merge index), and a blocked Bloom
+// filter (>= 8 bits per pair, 3 bits in one 64-bit word) answers most non-pairs without touching
+// it (every piece ends in non-joinable neighbours; most lookups in Japanese are misses).
 class PairTable {
  public:
-  void reserve(size_t n) { map_.reserve(n); }
-  void put(uint32_t a, uint32_t b, uint32_t rank, uint32_t new_id) {
-    map_.put(key(a, b), (static_cast<uint64_t>(rank) << 32) | new_id);
+  static constexpr int kIdBits = 21;  // ids and merge indices below 2^21 - 1
+  static constexpr uint32_t kMaxValue = (uint32_t{1} << kIdBits) - 2;
+
+  // entries: (left, right, merge index), keys distinct, every value <= kMaxValue.
+  void build(const std::vector<std::array<uint32_t, 3>>& entries) {
+    size_t cap = 16;
+    int bits = 4;
+    while (cap < 2 * entries.size()) {
+      cap <<= 1;
+      ++bits;
+    }
+    slots_.assign(cap, kEmpty);
+    mask_ = cap - 1;
+    shift_ = 64 - bits;
+    size_t words = 2;
+    int word_bits = 1;
+    while (words * 64 < 8 * entries.size()) {
+      words <<= 1;
+      ++word_bits;
+    }
+    bloom_.assign(words, 0);
+    bloom_shift_ = 64 - word_bits;
+    for (const auto& [a, b, rank] : entries) {
+      const uint64_t k = key(a, b);
+      size_t i = static_cast<size_t>((k * kSlotMul) >> shift_);
+      while (slots_[i] != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = (k << kIdBits) | rank;
+      const uint64_t h = k * kBloomMul;
+      bloom_[static_cast<size_t>(h >> bloom_shift_)] |= bloom_bits(h);
+    }
   }
-  // Merge index of the pair (kNoRank when it does not merge); result id to *new_id.
-  inline uint32_t rank(uint32_t a, uint32_t b, uint32_t* new_id) const {
-    uint64_t v;
-    if (!map_.get(key(a, b), &v)) return kNoRank;
-    *new_id = static_cast<uint32_t>(v);
-    return static_cast<uint32_t>(v >> 32);
+  // Merge index of the pair, kNoRank when it does not merge.
+  inline uint32_t rank(uint32_t a, uint32_t b) const {
+    const uint64_t k = key(a, b);
+    const uint64_t h = k * kBloomMul;
+    return after_bloom(k, bloom_[static_cast<size_t>(h >> bloom_shift_)], h);
+  }
+  // Two independent lookups whose filter words load before either is branched on, so their cache
+  // misses overlap (a merge's two new neighbour pairs).
+  inline void rank2(uint32_t a1, uint32_t b1, uint32_t a2, uint32_t b2, uint32_t* r1, uint32_t* r2) const {
+    const uint64_t k1 = key(a1, b1), k2 = key(a2, b2);
+    const uint64_t h1 = k1 * kBloomMul, h2 = k2 * kBloomMul;
+    const uint64_t w1 = bloom_[static_cast<size_t>(h1 >> bloom_shift_)];
+    const uint64_t w2 = bloom_[static_cast<size_t>(h2 >> bloom_shift_)];
+    *r1 = after_bloom(k1, w1, h1);
+    *r2 = after_bloom(k2, w2, h2);
   }
 
  private:
-  static uint64_t key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
-  U64Map map_;
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  static constexpr uint64_t kBloomMul = 0xD6E8FEB86659FD93ULL;
+  static constexpr uint64_t kSlotMul = 0x9E3779B97F4A7C15ULL;
+  static constexpr uint64_t kRankMask = (uint64_t{1} << kIdBits) - 1;
+  static uint64_t key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << kIdBits) | b; }
+  // Bits from the middle of the product (its low bits depend only on the key's low bits; its
+  // top bits pick the word).
+  static uint64_t bloom_bits(uint64_t h) {
+    return (uint64_t{1} << ((h >> 24) & 63)) | (uint64_t{1} << ((h >> 30) & 63)) | (uint64_t{1} << ((h >> 36) & 63));
+  }
+  inline uint32_t after_bloom(uint64_t k, uint64_t word, uint64_t h) const {
+    const uint64_t bits = bloom_bits(h);
+    if ((word & bits) != bits) return kNoRank;
+    const uint64_t* slots = slots_.data();
+    for (size_t i = static_cast<size_t>((k * kSlotMul) >> shift_);; i = (i + 1) & mask_) {
+      const uint64_t s = slots[i];
+      if ((s >> kIdBits) == k) return static_cast<uint32_t>(s & kRankMask);
+      if (s == kEmpty) return kNoRank;
+    }
+  }
+  std::vector<uint64_t> slots_{kEmpty, kEmpty};
+  std::vector<uint64_t> bloom_{0, 0};
+  uint64_t mask_ = 1;
+  int shift_ = 63;
+  int bloom_shift_ = 63;
 };
 
 // Raw token bytes -> id (whole-word lookups).
@@ -196,9 +273,14 @@ class BytesMap {
       max_length_ = std::max(max_length_, bytes.size());
     }
   }
-  inline uint32_t find(const uint8_t* p, size_t n) const {
-    if (n > max_length_ || slots_.empty()) return kNoId;
+  // *hash gets hash_bytes(p, n) (computed anyway unless n is longer than every token).
+  inline uint32_t find(const uint8_t* p, size_t n, uint64_t* hash = nullptr) const {
+    if (n > max_length_ || slots_.empty()) {
+      if (hash) *hash = hash_bytes(p, n);
+      return kNoId;
+    }
     const uint64_t h = hash_bytes(p, n);
+    if (hash) *hash = h;
     size_t i = h & mask_;
     while (slots_[i].id != kNoId) {
       if (same(slots_[i], h, p, n)) return slots_[i].id;
@@ -246,6 +328,17 @@ class AddedMatcher {
     edges_.reserve(edges_map_.size() + 1);
     for (const auto& [k, v] : edges_map_) edges_.put(k, v);
     edges_map_.clear();
+  }
+  // The first position >= pos (or n) whose byte starts some pattern.
+  inline size_t next_candidate(const uint8_t* s, size_t n, size_t pos) const {
+    for (; pos + 8 <= n; pos += 8) {
+      if (first_[s[pos]] | first_[s[pos + 1]] | first_[s[pos + 2]] | first_[s[pos + 3]] | first_[s[pos + 4]] |
+          first_[s[pos + 5]] | first_[s[pos + 6]] | first_[s[pos + 7]]) {
+        break;
+      }
+    }
+    while (pos < n && !first_[s[pos]]) ++pos;
+    return pos;
   }
   // Longest pattern starting at s[pos] within [pos, n): its token index and end; false if none.
   inline bool match_at(const uint8_t* s, size_t n, size_t pos, uint32_t* token, size_t* end) const {
@@ -475,6 +568,14 @@ void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) 
     }
     const bool cjk = ds_cjk(cp);
     size_t i = pos + len;
+    if (!cjk) {  // ASCII other than digits continues a non-CJK run
+      while (i < n && s[i] < 0x80 && !(s[i] >= '0' && s[i] <= '9')) ++i;
+    } else {  // the CJK ranges are 3-byte characters, none of them \p{N}
+      while (i + 3 <= n && (s[i] & 0xF0) == 0xE0 &&
+             ds_cjk(((s[i] & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu))) {
+        i += 3;
+      }
+    }
     while (i < n) {
       size_t l;
       uint32_t cp2;
@@ -490,14 +591,87 @@ void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) 
 // ---------------------------------------------------------------------------------------------
 // The encoder
 
+namespace {
+
+// Per-thread cache of piece -> (ids, ends) for pieces that BPE splits into several tokens, HF's
+// word cache in small: in running text the same multi-token words recur within and across
+// documents, and a hit replaces the whole merge (tens of dependent pair-table probes) with one
+// index probe and a byte compare. Bounded: a direct-mapped index over a ring arena holding each
+// piece's bytes, ids and token ends; an entry is live while the arena has not wrapped past it. A
+// hit needs the same vocabulary (instance id, never reused) and identical bytes, so the output is
+// exactly what merging gives.
+struct PieceCache {
+  static constexpr size_t kIndexBits = 12;                // 4096 entries
+  static constexpr size_t kArenaBytes = size_t{1} << 17;  // 128 KiB of bytes + ids + ends
+  static constexpr size_t kMinLen = 3, kMaxLen = 128;     // ends fit in one byte
+  struct Entry {
+    uint64_t hash;
+    uint64_t pos;    // arena write position of the entry's data (absolute, never wraps)
+    uint64_t owner;  // HfBpeEncoder::Impl::instance_id; 0 = empty
+    uint32_t len, n_ids;
+  };
+  Entry index[size_t{1} << kIndexBits] = {};
+  alignas(64) uint8_t arena[kArenaBytes];
+  uint64_t head = 0;  // bytes ever written
+
+  static size_t pad4(size_t x) { return (x + 3) & ~size_t{3}; }
+  static size_t data_size(size_t len, size_t n_ids) { return pad4(pad4(len) + 5 * n_ids); }
+
+  // Appends the cached ids (and ends) of piece p; false on a miss.
+  bool lookup(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, std::vector<uint32_t>* ids,
+              std::vector<uint32_t>* ends) const {
+    const Entry& e = index[static_cast<size_t>(hash >> (64 - kIndexBits))];
+    if (e.hash != hash || e.owner != owner || e.len != len) return false;
+    if (head - e.pos > kArenaBytes - data_size(len, e.n_ids)) return false;  // overwritten
+    const uint8_t* d = arena + (e.pos & (kArenaBytes - 1));
+    if (std::memcmp(d, p, len) != 0) return false;
+    const size_t at = ids->size();
+    ids->resize(at + e.n_ids);
+    std::memcpy(ids->data() + at, d + pad4(len), 4 * size_t{e.n_ids});
+    if (ends) {
+      const uint8_t* end8 = d + pad4(len) + 4 * size_t{e.n_ids};
+      for (uint32_t k = 0; k < e.n_ids; ++k) ends->push_back(end8[k]);
+    }
+    return true;
+  }
+  void insert(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, const uint32_t* ids,
+              const uint32_t* ends, size_t n_ids) {
+    const size_t size = data_size(len, n_ids);
+    size_t at = static_cast<size_t>(head & (kArenaBytes - 1));
+    if (at + size > kArenaBytes) {  // keep each entry contiguous: skip to the arena start
+      head += kArenaBytes - at;
+      at = 0;
+    }
+    uint8_t* d = arena + at;
+    std::memcpy(d, p, len);
+    std::memcpy(d + pad4(len), ids, 4 * n_ids);
+    uint8_t* end8 = d + pad4(len) + 4 * n_ids;
+    for (size_t k = 0; k < n_ids; ++k) end8[k] = static_cast<uint8_t>(ends[k]);
+    index[static_cast<size_t>(hash >> (64 - kIndexBits))] =
+        Entry{hash, head, owner, static_cast<uint32_t>(len), static_cast<uint32_t>(n_ids)};
+    head += size;
+  }
+};
+
+// Words up to this length merge with a vectorised O(n^2) scan over stack arrays; longer ones use
+// the heap + linked list, O(n log n). Positions are packed in 8 bits of a scan key.
+constexpr size_t kShortWord = 255;
+
+}  // namespace
+
 struct HfBpeEncoder::Impl {
   uint32_t byte_id[256];
   PairTable pairs;
+  std::vector<uint32_t> merge_result;  // merge index -> result id
+  // Merge index of the two-byte pair (b0 << 8 | b1), kNoRank if none: every word's first round
+  // of lookups without hashing, from a 256 KiB table that stays in L2.
+  std::vector<uint32_t> byte_pair_rank;
   BytesMap whole;                    // raw bytes -> id
   std::vector<uint8_t> whole_ok;     // by id: BPE of the token's bytes gives the token itself
   bool ignore_merges = false;
   size_t vocab_size = 0;
   size_t num_merges = 0;
+  uint64_t instance_id = 0;  // tells encoders apart in the per-thread piece cache
   std::vector<HfAddedToken> added;   // deduplicated; indices used by the matchers
   AddedMatcher raw_matcher;
   AddedMatcher norm_matcher;
@@ -507,26 +681,87 @@ struct HfBpeEncoder::Impl {
   U64Map norm_simple;  // code point -> index in norm_images
   std::vector<std::string> norm_images;
 
-  // Scratch per thread for one word.
+  // Scratch per thread (one per thread_local owner, reached once per call, not per piece).
   struct Scratch {
-    std::vector<uint32_t> ids, ends, ranks, news, next, prev;
+    std::vector<uint32_t> ids, next, prev;
     std::vector<uint64_t> heap;
     std::vector<uint32_t> piece_ends, token_ends, normalized_map;
     std::string prefixed, normalized;
+    std::unique_ptr<PieceCache> cache;  // allocated on first use
   };
 
   // BPE of bytes p[0, n) (n >= 1): appends ids and piece-relative end offsets (ends may be null).
+  // use_whole: the whole-word shortcut and the piece cache (off while Create checks tokens).
   void bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
            std::vector<uint32_t>* ends) const;
-  void bpe_short(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
-                 std::vector<uint32_t>* ends) const;
   void bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
                 std::vector<uint32_t>* ends) const;
 };
 
 namespace {
-constexpr size_t kShortWord = 64;
+
+// target_clones needs ifunc support: glibc on ELF (not musl, not macOS/Windows).
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define FASTPREP_HF_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define FASTPREP_HF_MULTIVERSION
+#endif
+
+constexpr uint32_t kNoPairKey = uint32_t{1} << 29;  // scan keys at or above: no pair
+constexpr uint32_t kLanes = 8;  // key array padded to a multiple of this with ~0
+
+// Short words (2 <= n <= kShortWord): one key per pair position, (merge index << 8 | position),
+// so the smallest key is the lowest merge index and, on ties, the leftmost pair: the min loop
+// vectorises (AVX2 where the CPU has it, chosen once at load) and needs no index search or
+// shifting. Parts form a linked list by the offset of their first byte. Writes ids and ends.
+FASTPREP_HF_MULTIVERSION
+size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, uint32_t* out_ids,
+                   uint32_t* out_ends) {
+  uint32_t key[kShortWord + kLanes];
+  uint32_t part[kShortWord + 1];  // part[n]: a harmless id for the lookup past the end
+  uint16_t next[kShortWord], prev[kShortWord];
+  const uint32_t* bpr = im.byte_pair_rank.data();
+  const uint32_t* result = im.merge_result.data();
+  const uint32_t n = static_cast<uint32_t>(len);
+  const uint32_t padded = (n + kLanes - 1) & ~(kLanes - 1);
+  for (uint32_t i = 0; i < n; ++i) {
+    part[i] = im.byte_id[p[i]];
+    next[i] = static_cast<uint16_t>(i + 1);
+    prev[i] = static_cast<uint16_t>(i - 1);
+  }
+  part[n] = 0;
+  prev[0] = 0;
+  for (uint32_t i = 0; i + 1 < n; ++i) key[i] = (bpr[(uint32_t{p[i]} << 8) | p[i + 1]] << 8) | i;
+  for (uint32_t i = n - 1; i < padded; ++i) key[i] = ~uint32_t{0};
+  for (;;) {
+    uint32_t best = ~uint32_t{0};
+    for (uint32_t i = 0; i < padded; ++i) best = std::min(best, key[i]);
+    if (best >= kNoPairKey) break;
+    const uint32_t x = best & 0xFF, r = best >> 8;
+    const uint32_t j = next[x];  // part x absorbs part j
+    const uint32_t after = next[j];
+    const uint32_t merged = result[r];
+    part[x] = merged;
+    key[j] = ~uint32_t{0};
+    next[x] = static_cast<uint16_t>(after);
+    // Both neighbours' lookups at once, branch-free; the one past either end is discarded.
+    const uint32_t k = prev[x];  // 0 when x == 0
+    uint32_t right_rank, left_rank;
+    im.pairs.rank2(merged, part[after], part[k], merged, &right_rank, &left_rank);
+    if (after < n) prev[after] = static_cast<uint16_t>(x);
+    key[x] = after < n ? (right_rank << 8) | x : ~uint32_t{0};
+    if (x > 0) key[k] = (left_rank << 8) | k;
+  }
+  size_t m = 0;
+  for (uint32_t i = 0; i < n; i = next[i]) {
+    out_ids[m] = part[i];
+    out_ends[m++] = next[i];
+  }
+  return m;
 }
+
+}  // namespace
 
 void HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
                              std::vector<uint32_t>* ends) const {
@@ -535,54 +770,41 @@ void HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch
     if (ends) ends->push_back(1);
     return;
   }
+  if (n == 2 && !ignore_merges) {  // the whole-word shortcut agrees with BPE here by construction
+    const uint32_t r = byte_pair_rank[(uint32_t{p[0]} << 8) | p[1]];
+    if (r != kNoRank) {
+      ids->push_back(merge_result[r]);
+      if (ends) ends->push_back(2);
+    } else {
+      ids->push_back(byte_id[p[0]]);
+      ids->push_back(byte_id[p[1]]);
+      if (ends) ends->insert(ends->end(), {1, 2});
+    }
+    return;
+  }
+  uint64_t hash = 0;
   if (use_whole) {
-    const uint32_t id = whole.find(p, n);
+    const uint32_t id = whole.find(p, n, &hash);
     if (id != kNoId && (ignore_merges || whole_ok[id])) {
       ids->push_back(id);
       if (ends) ends->push_back(static_cast<uint32_t>(n));
       return;
     }
   }
-  if (n <= kShortWord) bpe_short(p, n, sc, ids, ends);
-  else bpe_long(p, n, sc, ids, ends);
-}
-
-// O(n^2) for short words: keep each adjacent pair's merge index and rescan for the smallest.
-void HfBpeEncoder::Impl::bpe_short(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
-                                   std::vector<uint32_t>* ends) const {
-  uint32_t id[kShortWord], end[kShortWord], rank[kShortWord], nid[kShortWord];
-  for (size_t i = 0; i < n; ++i) {
-    id[i] = byte_id[p[i]];
-    end[i] = static_cast<uint32_t>(i + 1);
+  if (n > kShortWord) {
+    bpe_long(p, n, sc, ids, ends);
+    return;
   }
-  size_t count = n;
-  for (size_t i = 0; i + 1 < count; ++i) rank[i] = pairs.rank(id[i], id[i + 1], &nid[i]);
-  while (count > 1) {
-    uint32_t best = kNoRank;
-    size_t m = 0;
-    for (size_t i = 0; i + 1 < count; ++i) {
-      if (rank[i] < best) {
-        best = rank[i];
-        m = i;
-      }
-    }
-    if (best == kNoRank) break;
-    id[m] = nid[m];
-    end[m] = end[m + 1];
-    const size_t tail = count - (m + 2);
-    std::memmove(id + m + 1, id + m + 2, tail * sizeof(uint32_t));
-    std::memmove(end + m + 1, end + m + 2, tail * sizeof(uint32_t));
-    if (tail > 1) {  // pairs after the merged one shift down by one
-      std::memmove(rank + m + 1, rank + m + 2, (tail - 1) * sizeof(uint32_t));
-      std::memmove(nid + m + 1, nid + m + 2, (tail - 1) * sizeof(uint32_t));
-    }
-    --count;
-    if (m + 1 < count) rank[m] = pairs.rank(id[m], id[m + 1], &nid[m]);
-    if (m > 0) rank[m - 1] = pairs.rank(id[m - 1], id[m], &nid[m - 1]);
+  const bool cacheable = use_whole && n >= PieceCache::kMinLen && n <= PieceCache::kMaxLen;
+  if (cacheable) {
+    if (!sc.cache) sc.cache.reset(new PieceCache());
+    if (sc.cache->lookup(instance_id, p, n, hash, ids, ends)) return;
   }
-  (void)sc;
-  ids->insert(ids->end(), id, id + count);
-  if (ends) ends->insert(ends->end(), end, end + count);
+  uint32_t out_ids[kShortWord], out_ends[kShortWord];
+  const size_t m = merge_short(*this, p, n, out_ids, out_ends);
+  ids->insert(ids->end(), out_ids, out_ids + m);
+  if (ends) ends->insert(ends->end(), out_ends, out_ends + m);
+  if (cacheable) sc.cache->insert(instance_id, p, n, hash, out_ids, out_ends, m);
 }
 
 // Long words: a min-heap of (merge index, position) over a linked list of symbols.
@@ -602,9 +824,8 @@ void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::
     next[i] = i + 1 < n ? static_cast<uint32_t>(i + 1) : kEnd;
     prev[i] = i > 0 ? static_cast<uint32_t>(i - 1) : kEnd;
   }
-  uint32_t scratch_id;
   for (size_t i = 0; i + 1 < n; ++i) {
-    const uint32_t r = pairs.rank(id[i], id[i + 1], &scratch_id);
+    const uint32_t r = byte_pair_rank[(uint32_t{p[i]} << 8) | p[i + 1]];
     if (r != kNoRank) heap.push_back((static_cast<uint64_t>(r) << 32) | i);
   }
   auto cmp = std::greater<uint64_t>();
@@ -619,8 +840,8 @@ void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::
     if (id[pos] == kNoId) continue;
     const uint32_t right = next[pos];
     if (right == kEnd) continue;
-    uint32_t new_id = kNoId;
-    if (pairs.rank(id[pos], id[right], &new_id) != r) continue;  // stale entry
+    if (pairs.rank(id[pos], id[right]) != r) continue;  // stale entry
+    const uint32_t new_id = merge_result[r];
     id[pos] = new_id;
     id[right] = kNoId;
     const uint32_t after = next[right];
@@ -628,14 +849,14 @@ void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::
     if (after != kEnd) prev[after] = pos;
     const uint32_t before = prev[pos];
     if (before != kEnd) {
-      const uint32_t r2 = pairs.rank(id[before], new_id, &scratch_id);
+      const uint32_t r2 = pairs.rank(id[before], new_id);
       if (r2 != kNoRank) {
         heap.push_back((static_cast<uint64_t>(r2) << 32) | before);
         std::push_heap(heap.begin(), heap.end(), cmp);
       }
     }
     if (after != kEnd) {
-      const uint32_t r2 = pairs.rank(new_id, id[after], &scratch_id);
+      const uint32_t r2 = pairs.rank(new_id, id[after]);
       if (r2 != kNoRank) {
         heap.push_back((static_cast<uint64_t>(r2) << 32) | pos);
         std::push_heap(heap.begin(), heap.end(), cmp);
@@ -697,7 +918,13 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
     im.byte_id[b] = it->second;
   }
 
-  im.pairs.reserve(config.merges.size());
+  // Later duplicates of a pair win, as in HF's merge map.
+  std::unordered_map<uint64_t, uint32_t> pair_rank;
+  pair_rank.reserve(config.merges.size() * 2);
+  if (max_id > PairTable::kMaxValue || config.merges.size() > PairTable::kMaxValue) {
+    return Status(ErrorCode::kUnsupported, "HfBpeEncoder: vocabulary ids or merges beyond 2^21");
+  }
+  im.merge_result.resize(config.merges.size());
   for (size_t rank = 0; rank < config.merges.size(); ++rank) {
     const auto& [a, b] = config.merges[rank];
     const auto ia = by_string.find(a);
@@ -707,8 +934,25 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
       return Status(ErrorCode::kInvalidArgument, "HfBpeEncoder: merge " + std::to_string(rank + 1) + " ('" + a +
                                                      "', '" + b + "') uses a token that is not in the vocabulary");
     }
-    im.pairs.put(ia->second, ib->second, static_cast<uint32_t>(rank), in->second);
+    pair_rank[(static_cast<uint64_t>(ia->second) << 32) | ib->second] = static_cast<uint32_t>(rank);
+    im.merge_result[rank] = in->second;
   }
+  {
+    std::vector<std::array<uint32_t, 3>> entries;
+    entries.reserve(pair_rank.size());
+    for (const auto& [k, rank] : pair_rank) {
+      entries.push_back({static_cast<uint32_t>(k >> 32), static_cast<uint32_t>(k), rank});
+    }
+    im.pairs.build(entries);
+  }
+  im.byte_pair_rank.resize(size_t{1} << 16);
+  for (uint32_t b0 = 0; b0 < 256; ++b0) {
+    for (uint32_t b1 = 0; b1 < 256; ++b1) {
+      im.byte_pair_rank[(b0 << 8) | b1] = im.pairs.rank(im.byte_id[b0], im.byte_id[b1]);
+    }
+  }
+  static std::atomic<uint64_t> next_instance{1};
+  im.instance_id = next_instance.fetch_add(1, std::memory_order_relaxed);
   im.num_merges = config.merges.size();
 
   // Which tokens BPE reproduces from their own bytes (then a whole-word hit is exact).
@@ -752,17 +996,23 @@ void HfBpeEncoder::EncodeWord(const uint8_t* bytes, size_t n, std::vector<uint32
 
 namespace {
 
-// Character index of byte offsets, for offsets that only move forward.
+// Character index of byte offsets. Tokens come in text order, so the cursor nearly always moves
+// forward by a few bytes (a token's first byte, then its last, then the next token's first); it
+// also steps back, exactly, should a caller ever ask for an earlier offset.
 struct CharCursor {
   const uint8_t* s;
   size_t byte = 0;
   size_t chars = 0;  // lead bytes in [0, byte)
+  static bool lead(uint8_t b) { return (b & 0xC0) != 0x80; }
   // Number of characters that start before byte b.
   size_t before(size_t b) {
-    while (byte < b) {
-      chars += (s[byte] & 0xC0) != 0x80;
-      ++byte;
+    for (; byte + 8 <= b; byte += 8) {  // 8 bytes at a time: count the continuation bytes
+      const uint64_t v = load_u64(s + byte);
+      const uint64_t cont = (v & ~(v << 1) & 0x8080808080808080ULL) >> 7;
+      chars += 8 - static_cast<size_t>((cont * 0x0101010101010101ULL) >> 56);
     }
+    for (; byte < b; ++byte) chars += lead(s[byte]);
+    for (; byte > b; --byte) chars -= lead(s[byte - 1]);
     return chars;
   }
 };
@@ -771,13 +1021,15 @@ struct Emitter {
   HfEncodeOutput* out;
   bool with_offsets;
   bool with_words;
-  CharCursor starts;
-  CharCursor lasts;
+  CharCursor chars;
   uint32_t word = 0;
-  // A token covering original bytes [first, last] (inclusive).
+  // A token covering original bytes [first, last] (inclusive): from the character holding its
+  // first byte to the end of the character holding its last.
   inline void offsets(size_t first, size_t last) {
-    out->offsets.push_back(static_cast<uint32_t>(starts.before(first + 1) - 1));
-    out->offsets.push_back(static_cast<uint32_t>(lasts.before(last + 1)));
+    const uint32_t start = static_cast<uint32_t>(chars.before(first + 1) - 1);
+    const uint32_t end = static_cast<uint32_t>(chars.before(last + 1));
+    out->offsets.push_back(start);
+    out->offsets.push_back(end);
   }
 };
 
@@ -795,7 +1047,7 @@ void split_added(const AddedMatcher& matcher, const std::vector<HfAddedToken>& t
     uint32_t index;
     size_t end;
     if (!matcher.match_at(s, b, pos, &index, &end)) {
-      pos += 1;
+      pos = matcher.next_candidate(s, b, pos + 1);
       continue;
     }
     const HfAddedToken& tok = tokens[index];
@@ -834,7 +1086,7 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
   const auto* s = reinterpret_cast<const uint8_t*>(utf8.data());
   const size_t n = utf8.size();
   thread_local Impl::Scratch sc;
-  Emitter em{out, with_offsets, with_words, CharCursor{s}, CharCursor{s}};
+  Emitter em{out, with_offsets, with_words, CharCursor{s}};
   out->ids.reserve(n / 3 + 4);
   std::vector<uint32_t>& token_ends = sc.token_ends;
 

@@ -1,8 +1,10 @@
 // Unit tests of the native HF byte-level BPE (no Python): merge order, added tokens, the deepseek_v3
-// splitter, character offsets, the prefix space, and near-linear time on long words.
+// splitter, character offsets, the prefix space, near-linear time on long words, and the per-thread
+// piece cache (which must never change an id).
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fastprep/hf_bpe.h"
@@ -97,6 +99,9 @@ static void test_errors() {
   HfBpeConfig d = tiny_config({});
   d.vocab.erase(d.vocab.begin() + 7);  // a byte symbol missing
   CHECK(HfBpeEncoder::Create(d, &e).code() == ErrorCode::kUnsupported);
+  HfBpeConfig big = tiny_config({{"a", "b"}});
+  big.vocab.back().second = 3000000;  // ids must fit the pair table's 21 bits (the caller falls back)
+  CHECK(HfBpeEncoder::Create(big, &e).code() == ErrorCode::kUnsupported);
 }
 
 static std::vector<std::string> ds_split(const std::string& text) {
@@ -172,6 +177,98 @@ static void test_long_word_time() {
   CHECK(big < 30 * small + 0.05);
 }
 
+// Encode on a fresh thread: an empty piece cache, so the output is what merging alone gives.
+static HfEncodeOutput encode_fresh(const HfBpeEncoder& e, const std::string& text) {
+  HfEncodeOutput out;
+  std::thread([&] { CHECK(e.Encode(text, true, true, &out).ok()); }).join();
+  return out;
+}
+
+static bool same_output(const HfEncodeOutput& a, const HfEncodeOutput& b) {
+  return a.ids == b.ids && a.offsets == b.offsets && a.words == b.words;
+}
+
+static void test_piece_cache_repeats() {
+  // Words that merge into several tokens (cached) recur; offsets come from the cache too.
+  HfBpeConfig c = tiny_config({{"a", "b"}, {"b", "c"}, {"ab", "c"}, {"c", "c"}, {" ", "a"}});
+  c.pre_tokenizer = HfPreTokenizer::kGpt2;
+  std::unique_ptr<HfBpeEncoder> e;
+  CHECK(HfBpeEncoder::Create(c, &e).ok());
+  const std::string text = "abcabcc ccccc abcab abcabcc ccccc abcab abcabcc";
+  const HfEncodeOutput want = encode_fresh(*e, text);
+  HfEncodeOutput out;
+  for (int round = 0; round < 3; ++round) {
+    CHECK(e->Encode(text, true, true, &out).ok());
+    CHECK(same_output(out, want));
+  }
+  // ids-only and with-offsets calls share entries.
+  CHECK(e->Encode(text, false, false, &out).ok());
+  CHECK(out.ids == want.ids && out.offsets.empty());
+  // 128 bytes (the longest cached piece) and 129 (merged, not cached) both repeat exactly.
+  for (size_t n : {127, 128, 129, 200}) {
+    std::string w;
+    while (w.size() < n) w += "abc";
+    w.resize(n);
+    const HfEncodeOutput ref = encode_fresh(*e, w);
+    CHECK(e->Encode(w, true, true, &out).ok() && same_output(out, ref));
+    CHECK(e->Encode(w, true, true, &out).ok() && same_output(out, ref));
+  }
+}
+
+static void test_piece_cache_two_vocabularies() {
+  // The same bytes merge differently under two vocabularies used alternately on one thread.
+  std::unique_ptr<HfBpeEncoder> e1, e2;
+  CHECK(HfBpeEncoder::Create(tiny_config({{"a", "b"}, {"b", "c"}, {"ab", "c"}}), &e1).ok());
+  CHECK(HfBpeEncoder::Create(tiny_config({{"b", "c"}, {"a", "b"}, {"a", "bc"}, {"bc", "bc"}}), &e2).ok());
+  const std::vector<std::string> words{"abcabc", "bcbcbc", "abcbca", "cabcab"};
+  std::vector<HfEncodeOutput> want1, want2;
+  for (const auto& w : words) {
+    want1.push_back(encode_fresh(*e1, w));
+    want2.push_back(encode_fresh(*e2, w));
+  }
+  CHECK(!same_output(want1[1], want2[1]));
+  HfEncodeOutput out;
+  for (int round = 0; round < 4; ++round) {
+    for (size_t i = 0; i < words.size(); ++i) {
+      CHECK(e1->Encode(words[i], true, true, &out).ok() && same_output(out, want1[i]));
+      CHECK(e2->Encode(words[i], true, true, &out).ok() && same_output(out, want2[i]));
+    }
+  }
+  // A new encoder at a freed one's address must not see its entries.
+  const std::vector<uint32_t> ids2 = want2[0].ids;
+  e2.reset();
+  CHECK(HfBpeEncoder::Create(tiny_config({{"c", "a"}}), &e2).ok());
+  CHECK(e2->Encode(words[0], false, false, &out).ok() && out.ids != ids2);
+  CHECK((out.ids == std::vector<uint32_t>{'a', 'b', 256, 'b', 'c'}));
+}
+
+static void test_piece_cache_wraps() {
+  // Far more distinct cached pieces than the cache holds (its arena wraps many times), then the
+  // first ones again: every answer must equal a fresh merge.
+  HfBpeConfig c = tiny_config({{"a", "b"}, {"b", "c"}, {"ab", "c"}, {"c", "a"}, {"abc", "abc"}});
+  c.pre_tokenizer = HfPreTokenizer::kGpt2;
+  std::unique_ptr<HfBpeEncoder> e;
+  CHECK(HfBpeEncoder::Create(c, &e).ok());
+  auto piece = [](uint32_t i) {
+    std::string w = "abcab";
+    for (int k = 0; k < 4; ++k) w += static_cast<char>('d' + (i >> (4 * k)) % 16);
+    return w + "cabcabcab";
+  };
+  std::string first, all;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    all += piece(i) + " ";
+    if (i < 300) first += piece(i) + " ";
+  }
+  const HfEncodeOutput want_first = encode_fresh(*e, first);
+  const HfEncodeOutput want_all = encode_fresh(*e, all);
+  HfEncodeOutput out;
+  for (int round = 0; round < 2; ++round) {
+    CHECK(e->Encode(first, true, true, &out).ok() && same_output(out, want_first));
+    CHECK(e->Encode(all, true, true, &out).ok() && same_output(out, want_all));
+  }
+  CHECK(e->Encode(first, true, true, &out).ok() && same_output(out, want_first));
+}
+
 int main() {
   test_merge_order();
   test_whole_word_needs_bpe_agreement();
@@ -179,6 +276,9 @@ int main() {
   test_deepseek_splitter();
   test_encode_added_tokens_and_offsets();
   test_long_word_time();
+  test_piece_cache_repeats();
+  test_piece_cache_two_vocabularies();
+  test_piece_cache_wraps();
   if (g_failures) {
     std::fprintf(stderr, "%d failure(s)\n", g_failures);
     return 1;

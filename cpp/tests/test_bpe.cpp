@@ -289,6 +289,127 @@ static void test_real_vocab(const std::string& name, const std::string& contents
   }
 }
 
+// Three-byte characters are pre-merged alone before merging a piece, when no token reaching
+// across their edges can get in first. Adversarial vocabularies: random tokens built from
+// fragments of a few kana (partial characters, whole ones, ASCII neighbours) with random ranks,
+// so the load-time and encode-time checks fail in every way; the result must always equal the
+// reference. Plus the hand-made cases each check exists for.
+static void test_char_premerge_adversarial() {
+  const std::string A = "\xe3\x81\x82", I = "\xe3\x81\x84", U = "\xe3\x81\x86", KA = "\xe3\x82\xa2";
+  {
+    // "ã\x81" (300) then "あ" (310). "x" + "ã\x81" (305) beats finishing あ after an "x".
+    std::vector<std::pair<std::string, uint32_t>> pairs;
+    for (int b = 0; b < 256; ++b) pairs.push_back({std::string(1, static_cast<char>(b)), static_cast<uint32_t>(b)});
+    pairs.push_back({"\xe3\x81", 300});
+    pairs.push_back({A, 310});
+    pairs.push_back({"x\xe3\x81", 305});   // prefix of あ after "x"
+    pairs.push_back({"\x82y", 299});       // suffix of あ before "y", below the first merge
+    pairs.push_back({"z\xe3", 306});       // lead byte after "z": only s0 has it as an edge
+    pairs.push_back({"bc", 307});
+    pairs.push_back({A + "b", 302});       // whole あ + "b" below あ itself
+    std::unique_ptr<BpeRanks> r;
+    CHECK_OK(BpeRanks::FromPairs(pairs, &r));
+    if (!r) return;
+    for (const std::string s : {"x" + A, A + "y", "z" + A, A + "bc", "q" + A + "q", A + A + "x" + A,
+                                "x" + A + "y" + A + "bc" + A, A + I + A}) {
+      auto want = reference_encode(*r, s);
+      CHECK(encode_piece(*r, s) == want);
+    }
+    CHECK((encode_piece(*r, "x" + A + "q") == std::vector<uint32_t>{305, 0x82, 'q'}));
+    CHECK((encode_piece(*r, "z" + A + "q") == std::vector<uint32_t>{'z', 310, 'q'}));
+    // "bc" goes first while あ is unfinished, so "あb" (302) never forms.
+    CHECK((encode_piece(*r, A + "bc") == std::vector<uint32_t>{310, 307}));
+  }
+  std::mt19937 rng(99);
+  const std::vector<std::string> frags = {"x", "y", " ", "\xe3", "\xe3\x81", "\xe3\x82", "\x81", "\x82",
+                                          "\x84", "\x86", "\xa2", "\x81\x82", "\x81\x84", "\x82\xa2",
+                                          A, I, U, KA};
+  const std::vector<std::string> units = {"x", "y", " ", A, I, U, KA, A, I};
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::pair<std::string, uint32_t>> pairs;
+    std::vector<uint32_t> ranks(256 + 60);
+    for (uint32_t i = 0; i < ranks.size(); ++i) ranks[i] = i;
+    std::shuffle(ranks.begin() + (trial % 2 ? 0 : 256), ranks.end(), rng);  // bytes first, or not
+    for (int b = 0; b < 256; ++b) pairs.push_back({std::string(1, static_cast<char>(b)), ranks[b]});
+    std::vector<std::string> seen;
+    for (size_t k = 256; k < ranks.size(); ++k) {
+      std::string t;
+      do {
+        t.clear();
+        size_t n_frags = 1 + rng() % 3;
+        for (size_t f = 0; f < n_frags; ++f) t += frags[rng() % frags.size()];
+      } while (t.size() < 2 || std::find(seen.begin(), seen.end(), t) != seen.end());
+      seen.push_back(t);
+      pairs.push_back({t, ranks[k]});
+    }
+    std::unique_ptr<BpeRanks> r;
+    CHECK_OK(BpeRanks::FromPairs(pairs, &r));
+    if (!r) return;
+    for (int iter = 0; iter < 60; ++iter) {
+      std::string s;
+      size_t n_units = 1 + rng() % (iter % 4 == 0 ? 70 : 40);  // also past 128 bytes
+      for (size_t u = 0; u < n_units; ++u) s += units[rng() % units.size()];
+      if (encode_piece(*r, s) != reference_encode(*r, s)) {
+        std::fprintf(stderr, "pre-merge: mismatch in trial %d on a %zu-byte piece\n", trial, s.size());
+        ++g_failures;
+        return;
+      }
+    }
+  }
+}
+
+// Real vocabularies on CJK text: corpus fragments cut at any byte (so also partial characters
+// at the ends, which must take the byte path) and random strings of three-byte characters
+// (kana, kanji, overlong and surrogate encodings) with ASCII, against the reference.
+static void test_char_premerge_real(const std::string& name, const std::string& contents) {
+  std::unique_ptr<BpeRanks> owned;
+  CHECK_OK(BpeRanks::FromTiktoken(contents, &owned));
+  if (!owned) return;
+  const BpeRanks& r = *owned;
+  std::mt19937 rng(4242);
+  std::string ja;
+  if (read_file(std::string(FASTPREP_SOURCE_DIR) + "/tests/data/corpus/ja_prose.txt", &ja) &&
+      ja.size() > 1000) {
+    for (int iter = 0; iter < 3000; ++iter) {
+      size_t len = 2 + rng() % (iter % 4 == 0 ? 400 : 140);
+      size_t at = rng() % (ja.size() - len);
+      std::string s = ja.substr(at, len);
+      if (encode_piece(r, s) != reference_encode(r, s)) {
+        std::fprintf(stderr, "%s: pre-merge mismatch on corpus bytes [%zu, +%zu)\n", name.c_str(), at, len);
+        ++g_failures;
+        break;
+      }
+    }
+  }
+  const std::string ascii = "x .,!0";
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s;
+    size_t target = 2 + rng() % (iter % 4 == 0 ? 400 : 130);  // also the long-piece path
+    while (s.size() < target) {
+      uint32_t pick = rng() % 10;
+      if (pick == 0) {
+        s.push_back(ascii[rng() % ascii.size()]);
+      } else if (pick < 5) {  // kana
+        uint32_t cp = 0x3041 + rng() % 0xBE;
+        s += {static_cast<char>(0xE0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+              static_cast<char>(0x80 | (cp & 0x3F))};
+      } else if (pick < 9) {  // common CJK block
+        uint32_t cp = 0x4E00 + rng() % 0x5200;
+        s += {static_cast<char>(0xE0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+              static_cast<char>(0x80 | (cp & 0x3F))};
+      } else {  // any lead E0-EF with any continuation bytes
+        s += {static_cast<char>(0xE0 | (rng() & 15)), static_cast<char>(0x80 | (rng() & 63)),
+              static_cast<char>(0x80 | (rng() & 63))};
+      }
+    }
+    if (encode_piece(r, s) != reference_encode(r, s)) {
+      std::fprintf(stderr, "%s: pre-merge mismatch on a %zu-byte CJK piece\n", name.c_str(), s.size());
+      ++g_failures;
+      break;
+    }
+  }
+}
+
 // Ids from tiktoken 0.14 (tiktoken.Encoding built offline from the same rank files).
 static void test_cl100k_known(const std::string& contents) {
   std::unique_ptr<BpeRanks> owned;
@@ -642,6 +763,7 @@ int main() {
   test_rank_file_errors();
   test_merge_order_synthetic();
   test_partial_byte_vocab();
+  test_char_premerge_adversarial();
   test_thread_pool();
   for (const char* name : {"cl100k_base", "o200k_base"}) {
     std::string contents;
@@ -650,6 +772,7 @@ int main() {
       continue;
     }
     test_real_vocab(name, contents);
+    test_char_premerge_real(name, contents);
     if (std::string(name) == "cl100k_base") test_cl100k_known(contents);
     test_serial_parallel(name, contents);
     test_parallel_resync(name, contents);

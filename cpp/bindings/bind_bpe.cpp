@@ -267,8 +267,9 @@ class PyBpeEncoder {
 
   // Returns a list of id lists, or (text index, special index) when a text holds a disallowed
   // special token.
-  py::object encode_batch(const py::sequence& texts, const py::bytes& allowed,
+  py::object encode_batch(const py::object& texts_in, const py::bytes& allowed,
                           const py::bytes& disallowed, size_t num_threads) const {
+    const py::list texts = owned_texts(texts_in);
     std::vector<std::string_view> views;
     views.reserve(texts.size());
     for (py::handle text : texts) views.push_back(text_utf8(text));
@@ -304,10 +305,11 @@ class PyBpeEncoder {
   // Tokenize a batch and pack it into model inputs (padded or varlen) in one native call; the
   // GIL is released for the tokenization and for the packing. Returns the arrays as a dict, or
   // (text index, special index) when a text holds a disallowed special token.
-  py::object encode_batch_packed(const py::sequence& texts, const py::bytes& allowed,
+  py::object encode_batch_packed(const py::object& texts_in, const py::bytes& allowed,
                                  const py::bytes& disallowed, size_t num_threads, bool varlen,
                                  int64_t pad_id, bool pad_left, int64_t max_length,
                                  bool truncate_left, int64_t pad_to_multiple_of, bool wide) const {
+    const py::list texts = owned_texts(texts_in);
     if (texts.size() == 0) throw py::value_error("empty batch");
     if (max_id_ > 0x7FFFFFFFu) {
       throw py::value_error("this vocabulary has ids >= 2**31, which packing does not support");
@@ -350,7 +352,8 @@ class PyBpeEncoder {
   }
 
   // General path: pieces already split by the Python regex engine.
-  py::list encode_pieces(const py::sequence& pieces) const {
+  py::list encode_pieces(const py::object& pieces_in) const {
+    const py::list pieces = owned_texts(pieces_in);
     std::string joined;
     std::vector<uint32_t> starts, ends;
     starts.reserve(pieces.size());

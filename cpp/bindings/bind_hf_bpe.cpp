@@ -122,7 +122,8 @@ class PyHfBpeEncoder {
     return ids_list(out.ids);
   }
 
-  py::list encode_batch(const py::list& texts, size_t num_threads, bool with_offsets) const {
+  py::list encode_batch(const py::object& texts_in, size_t num_threads, bool with_offsets) const {
+    const py::list texts = owned_texts(texts_in);  // keeps every item alive without the GIL
     std::vector<std::string_view> views;
     views.reserve(texts.size());
     for (auto t : texts) views.push_back(str_utf8(t));

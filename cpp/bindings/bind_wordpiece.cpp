@@ -117,9 +117,10 @@ class PyBertEncoder {
  private:
   void run_batch(const py::sequence& texts, size_t num_threads, std::vector<std::vector<uint32_t>>* ids,
                  std::vector<std::vector<uint32_t>>* offsets) const {
+    const py::list owned = owned_texts(texts);  // keeps every item alive while the GIL is released
     std::vector<std::string_view> views;
-    views.reserve(texts.size());
-    for (py::handle t : texts) views.push_back(str_utf8(t));
+    views.reserve(owned.size());
+    for (py::handle t : owned) views.push_back(str_utf8(t));
     const size_t n = views.size();
     ids->assign(n, {});
     if (offsets) offsets->assign(n, {});

@@ -36,6 +36,15 @@ std::string_view text_utf8(py::handle text) {
   return str_utf8(text);
 }
 
+py::list owned_texts(py::handle seq) {
+  if (PyUnicode_Check(seq.ptr()) || PyBytes_Check(seq.ptr())) {
+    throw py::type_error("expected a sequence of texts, not a single str or bytes");
+  }
+  PyObject* list = PySequence_List(seq.ptr());
+  if (list == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::list>(list);
+}
+
 IntCache::IntCache(size_t n) {
   objects_.reserve(n);
   for (size_t i = 0; i < n; ++i) {

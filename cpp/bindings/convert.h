@@ -17,6 +17,11 @@ std::string_view str_utf8(pybind11::handle text);
 // naming the byte offset.
 std::string_view text_utf8(pybind11::handle text);
 
+// A new list holding references to every item of a sequence of texts, so UTF-8 views into the
+// items stay valid while the GIL is released even if the caller's sequence creates items on the
+// fly or is mutated by another thread. A single str or bytes is a TypeError, not a sequence.
+pybind11::list owned_texts(pybind11::handle seq);
+
 // Python ints 0..n-1 created once: a list of ids then costs an INCREF per item instead of an
 // allocation (most ids are above CPython's small-int cache).
 class IntCache {

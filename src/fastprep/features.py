@@ -220,10 +220,15 @@ def _tiktoken_packed(tok, texts, masks, layout, pad_id, padding_side, max_length
 
     wide = dtype == np.dtype(np.int64)
     if tok._general is None:  # native lexer: tokenize + pack in one native call
-        result = tok._core.encode_batch_packed(
-            texts, masks[0], masks[1], threads, layout == "varlen", pad_id,
-            padding_side == "left", max_length or 0, truncation_side == "left", multiple or 1,
-            wide)
+        from .tokenizer import _fix_surrogates
+
+        args = (masks[0], masks[1], threads, layout == "varlen", pad_id, padding_side == "left",
+                max_length or 0, truncation_side == "left", multiple or 1, wide)
+        try:
+            result = tok._core.encode_batch_packed(texts, *args)
+        except UnicodeEncodeError:  # lone surrogates: replaced, as encode() does (tiktoken's rule)
+            texts = [_fix_surrogates(t) if isinstance(t, str) else t for t in texts]
+            result = tok._core.encode_batch_packed(texts, *args)
         if isinstance(result, tuple):
             _raise_disallowed(tok._special_texts[result[1]])
         return result

@@ -634,6 +634,33 @@ class DecodeStream:
                 f"{'native' if self.is_native else 'python'}>")
 
 
+# One engine step never holds anywhere near this many sequences; the cap turns a mistaken size
+# into a clear error instead of an allocation that ends the process.
+MAX_BATCH_SIZE = 1 << 24
+
+
+def _checked_batch_size(batch_size) -> int:
+    n = operator.index(batch_size)
+    if n < 0:
+        raise ValueError(f"batch_size must be non-negative, got {n}")
+    if n > MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size {n} is over the limit of {MAX_BATCH_SIZE} sequences")
+    return n
+
+
+def _integer_ids(token_ids):
+    """token_ids as an integer NumPy array; floats, bools and other non-integers are a
+    TypeError (a float id would otherwise be truncated silently)."""
+    import numpy as np
+
+    arr = token_ids if hasattr(token_ids, "dtype") else np.asarray(token_ids)
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"token ids must be integers, got {arr.dtype} values")
+    return arr
+
+
 class DecodeStreams:
     """Many :class:`DecodeStream` s advanced together: one call per engine step.
 
@@ -651,9 +678,7 @@ class DecodeStreams:
     def __init__(self, tokenizer, batch_size: int, skip_special_tokens: bool = True, *,
                  _force_python: bool = False):
         _check_tokenizer(tokenizer)
-        n = operator.index(batch_size)
-        if n < 0:
-            raise ValueError(f"batch_size must be non-negative, got {n}")
+        n = _checked_batch_size(batch_size)
         self._tokenizer = tokenizer
         self._skip_special_tokens = bool(skip_special_tokens)
         vocab = None if _force_python else _native_vocabulary(tokenizer, self._skip_special_tokens)
@@ -681,13 +706,15 @@ class DecodeStreams:
 
     def step(self, token_ids, slots=None) -> List[Optional[str]]:
         """Advance each sequence by one id (``token_ids[i]`` to slot ``i``, or to
-        ``slots[i]``); the new text of each, or None. Accepts lists or NumPy integer arrays."""
+        ``slots[i]``); the new text of each, or None. Accepts lists or NumPy integer arrays;
+        anything else (floats included) is a TypeError, never silently truncated."""
+        token_ids = _integer_ids(token_ids)
         if self._native is not None:
             return self._native.step(token_ids, slots)
         return self._python_step(token_ids, slots)
 
     def _python_step(self, token_ids, slots) -> List[Optional[str]]:
-        ids = [int(i) for i in token_ids]
+        ids = [operator.index(i) for i in token_ids.tolist()]
         n = self.batch_size
         if slots is None:
             if len(ids) != n:
@@ -748,9 +775,7 @@ class DecodeStreams:
 
     def resize(self, batch_size: int) -> None:
         """Grow with empty slots, or drop the highest slots (their state is lost)."""
-        n = operator.index(batch_size)
-        if n < 0:
-            raise ValueError(f"batch_size must be non-negative, got {n}")
+        n = _checked_batch_size(batch_size)
         if self._native is not None:
             self._native.resize(n)
         elif n < len(self._streams):

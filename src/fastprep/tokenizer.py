@@ -367,8 +367,8 @@ class Tokenizer:
         ``text`` may be ``str`` or UTF-8 ``bytes``; invalid UTF-8 raises ``ValueError`` naming the
         byte offset, or is replaced by U+FFFD with ``errors="replace"``.
         """
-        if text.__class__ is bytes and (errors != "strict" or self._general is not None
-                                        or self._hf is not None):
+        if text.__class__ is bytes and (errors != "strict" or self._hf is not None
+                                        or self._general is not None):
             text = _decode_input(text, errors)
         if self._hf is not None:  # special-token text is ordinary text, no template
             return self._hf.split_specials().encode(text, None, False)
@@ -404,8 +404,8 @@ class Tokenizer:
         "[SEP]" or "<|im_end|>" typed by a user is encoded as ordinary text, never as a control
         token. For tiktoken encodings it means ``disallowed_special=()`` with nothing allowed.
         """
-        if text.__class__ is bytes and (errors != "strict" or self._general is not None
-                                        or self._hf is not None):
+        if text.__class__ is bytes and (errors != "strict" or self._hf is not None
+                                        or self._general is not None):
             text = _decode_input(text, errors)
         if self._hf is not None:
             engine = self._hf.split_specials() if split_special_tokens else self._hf

@@ -205,6 +205,11 @@ class HfPipeline:
                 pad: bool) -> HfEncoding:
         if not isinstance(text, str) or (pair is not None and not isinstance(pair, str)):
             raise TypeError("encode expects str inputs")
+        # A str with lone surrogates has no UTF-8 form: refuse it (UnicodeEncodeError, a
+        # ValueError) as the native path does; HF tokenizers refuses it too.
+        text.encode("utf-8")
+        if pair is not None:
+            pair.encode("utf-8")
         enc = self._encode_one(text, 0)
         pair_enc = self._encode_one(pair, 1) if pair is not None else None
         return self._post_process(enc, pair_enc, add_special_tokens, pad)

@@ -43,6 +43,11 @@ def parse_tiktoken_ranks(data: bytes) -> dict[bytes, int]:
         seen_ranks.add(rank)
     if not ranks:
         raise ValueError("rank file holds no tokens")
+    # The native core indexes tokens by rank; a file whose ranks are mostly holes is refused
+    # rather than allocating for them (same rule and message on both backends).
+    max_rank = max(ranks.values())
+    if max_rank // 4 > len(ranks) + 65536:
+        raise ValueError(f"ranks too sparse: largest rank {max_rank} for {len(ranks)} tokens")
     return ranks
 
 

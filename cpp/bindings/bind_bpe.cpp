@@ -270,30 +270,10 @@ class PyBpeEncoder {
   py::object encode_batch(const py::object& texts_in, const py::bytes& allowed,
                           const py::bytes& disallowed, size_t num_threads) const {
     const py::list texts = owned_texts(texts_in);
-    std::vector<std::string_view> views;
-    views.reserve(texts.size());
-    for (py::handle text : texts) views.push_back(text_utf8(text));
-    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
-    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     std::vector<std::vector<uint32_t>> results;
-    Status status;
-    bool found = false;
-    size_t text_index = 0, special_index = 0;
-    {
-      py::gil_scoped_release release;
-      if (any_set(disallowed_mask)) {
-        for (size_t i = 0; i < views.size() && !found; ++i) {
-          size_t offset = 0;
-          if (encoder_->FindSpecial(views[i], disallowed_mask, &special_index, &offset)) {
-            found = true;
-            text_index = i;
-          }
-        }
-      }
-      if (!found) status = encoder_->EncodeBatch(views, allowed_mask, &results, num_threads);
+    if (py::object refused = tokenize_batch(texts, allowed, disallowed, num_threads, &results)) {
+      return refused;
     }
-    if (found) return py::make_tuple(text_index, special_index);
-    raise_if_error(status);
     py::list out(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
       out[i] = ids_list(results[i], ints_.get());
@@ -314,30 +294,11 @@ class PyBpeEncoder {
     if (max_id_ > 0x7FFFFFFFu) {
       throw py::value_error("this vocabulary has ids >= 2**31, which packing does not support");
     }
-    std::vector<std::string_view> views;
-    views.reserve(texts.size());
-    for (py::handle text : texts) views.push_back(text_utf8(text));
-    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
-    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
     std::vector<std::vector<uint32_t>> rows;
-    Status status;
-    bool found = false;
-    size_t text_index = 0, special_index = 0;
-    {
-      py::gil_scoped_release release;
-      if (any_set(disallowed_mask)) {
-        for (size_t i = 0; i < views.size() && !found; ++i) {
-          size_t offset = 0;
-          if (encoder_->FindSpecial(views[i], disallowed_mask, &special_index, &offset)) {
-            found = true;
-            text_index = i;
-          }
-        }
-      }
-      if (!found) status = encoder_->EncodeBatch(views, allowed_mask, &rows, num_threads);
+    if (py::object refused = tokenize_batch(texts, allowed, disallowed, num_threads, &rows)) {
+      return refused;
     }
-    if (found) return py::make_tuple(text_index, special_index);
-    raise_if_error(status);
+    Status status;
     pack::PaddedOptions options;
     options.pad_id = pad_id;
     options.pad_side = pad_left ? pack::Side::kLeft : pack::Side::kRight;
@@ -408,6 +369,38 @@ class PyBpeEncoder {
   uint32_t max_rank() const { return encoder_->ranks().max_rank(); }
 
  private:
+  // The batch body shared by encode_batch and encode_batch_packed: with the GIL released, refuse
+  // a batch holding a disallowed special, else encode it. Returns (text index, special index)
+  // for a refusal, or None with `rows` filled.
+  py::object tokenize_batch(const py::list& texts, const py::bytes& allowed,
+                            const py::bytes& disallowed, size_t num_threads,
+                            std::vector<std::vector<uint32_t>>* rows) const {
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (py::handle text : texts) views.push_back(text_utf8(text));
+    std::vector<uint8_t> allowed_mask = to_mask(allowed, n_specials_);
+    std::vector<uint8_t> disallowed_mask = to_mask(disallowed, n_specials_);
+    Status status;
+    bool found = false;
+    size_t text_index = 0, special_index = 0;
+    {
+      py::gil_scoped_release release;
+      if (any_set(disallowed_mask)) {
+        for (size_t i = 0; i < views.size() && !found; ++i) {
+          size_t offset = 0;
+          if (encoder_->FindSpecial(views[i], disallowed_mask, &special_index, &offset)) {
+            found = true;
+            text_index = i;
+          }
+        }
+      }
+      if (!found) status = encoder_->EncodeBatch(views, allowed_mask, rows, num_threads);
+    }
+    if (found) return py::make_tuple(text_index, special_index);
+    raise_if_error(status);
+    return py::object();
+  }
+
   std::unique_ptr<BpeEncoder> encoder_;
   size_t n_specials_ = 0;
   uint32_t max_id_ = 0;

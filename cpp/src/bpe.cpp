@@ -1708,51 +1708,26 @@ Status BpeEncoder::Create(std::shared_ptr<const BpeRanks> ranks, PreTokenizerKin
   }
 }
 
-Status BpeEncoder::EncodeOrdinary(std::string_view text, std::vector<uint32_t>* out,
-                                  size_t num_threads) const {
-  const Impl& E = *impl_;
+// Encode and EncodeOrdinary: one body; `allowed` null means no special-token recognition.
+static Status EncodeText(const BpeEncoder::Impl& E, std::string_view text,
+                         const std::vector<uint8_t>* allowed, std::vector<uint32_t>* out,
+                         size_t num_threads, const char* what) {
   if (E.next == nullptr) return no_lexer();
-  size_t original = out->size();
-  try {
-    if (E.UseParallel(text.size(), num_threads)) {
-      size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
-      Status st = E.EncodeParallel(text, nullptr, out, threads);
-      if (!st.ok()) out->resize(original);
-      return st;
-    }
-    IdWriter w(out, text.size() / 2 + 16);
-    Status st = E.EncodeSegment(reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0, &w);
-    if (!st.ok()) {
-      w.Abandon(original);
-      return st;
-    }
-    w.Finish();
-    return Status::Ok();
-  } catch (const std::bad_alloc&) {
-    out->resize(std::min(out->size(), original));
-    return oom("EncodeOrdinary");
-  } catch (const std::exception& e) {
-    return internal("EncodeOrdinary", e);
-  }
-}
-
-Status BpeEncoder::Encode(std::string_view text, const std::vector<uint8_t>& allowed,
-                          std::vector<uint32_t>* out, size_t num_threads) const {
-  const Impl& E = *impl_;
-  if (E.next == nullptr) return no_lexer();
-  if (allowed.size() > E.specials.size()) {
+  if (allowed != nullptr && allowed->size() > E.specials.size()) {
     return Status(ErrorCode::kInvalidArgument, "allowed mask is longer than the special list");
   }
   size_t original = out->size();
   try {
     if (E.UseParallel(text.size(), num_threads)) {
       size_t threads = num_threads == 0 ? hardware_threads() : num_threads;
-      Status st = E.EncodeParallel(text, &allowed, out, threads);
+      Status st = E.EncodeParallel(text, allowed, out, threads);
       if (!st.ok()) out->resize(original);
       return st;
     }
     IdWriter w(out, text.size() / 2 + 16);
-    Status st = E.EncodeWithSpecials(text, allowed, &w);
+    Status st = allowed == nullptr
+                    ? E.EncodeSegment(reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0, &w)
+                    : E.EncodeWithSpecials(text, *allowed, &w);
     if (!st.ok()) {
       w.Abandon(original);
       return st;
@@ -1761,10 +1736,20 @@ Status BpeEncoder::Encode(std::string_view text, const std::vector<uint8_t>& all
     return Status::Ok();
   } catch (const std::bad_alloc&) {
     out->resize(std::min(out->size(), original));
-    return oom("Encode");
+    return oom(what);
   } catch (const std::exception& e) {
-    return internal("Encode", e);
+    return internal(what, e);
   }
+}
+
+Status BpeEncoder::EncodeOrdinary(std::string_view text, std::vector<uint32_t>* out,
+                                  size_t num_threads) const {
+  return EncodeText(*impl_, text, nullptr, out, num_threads, "EncodeOrdinary");
+}
+
+Status BpeEncoder::Encode(std::string_view text, const std::vector<uint8_t>& allowed,
+                          std::vector<uint32_t>* out, size_t num_threads) const {
+  return EncodeText(*impl_, text, &allowed, out, num_threads, "Encode");
 }
 
 Status BpeEncoder::Count(std::string_view text, const std::vector<uint8_t>& allowed,

@@ -1,6 +1,7 @@
 // Unicode normalization of UTF-8 text (the pipeline's normalizer stage): a validating quick-check
 // scan that copies nothing for normal text, and a segment-at-a-time slow path for the rest.
 #include "fastprep/normalize.h"
+#include "fastprep/unicode.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -96,29 +97,6 @@ inline size_t DecodeChecked(const uint8_t* p, const uint8_t* end, uint32_t* cp) 
   return 0;
 }
 
-// Writes cp as UTF-8 at p and returns the number of bytes written (1-4).
-inline size_t EncodeUtf8(uint32_t cp, char* p) {
-  if (cp < 0x80) {
-    p[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    p[0] = static_cast<char>(0xC0 | (cp >> 6));
-    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    p[0] = static_cast<char>(0xE0 | (cp >> 12));
-    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  p[0] = static_cast<char>(0xF0 | (cp >> 18));
-  p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-  p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-  p[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
-}
 
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
@@ -320,7 +298,7 @@ size_t NormalizeSegment(const uint8_t* s, size_t n, size_t pos, const FormTraits
   out->resize(start + 4 * buf->size());
   char* p = &(*out)[start];
   char* const first = p;
-  for (uint32_t e : *buf) p += EncodeUtf8(e & kCpMask, p);
+  for (uint32_t e : *buf) p += encode_utf8(e & kCpMask, p);
   out->resize(start + static_cast<size_t>(p - first));
   return i;
 }

@@ -65,6 +65,30 @@ inline uint32_t decode_utf8(const uint8_t* s, size_t* len) {
   return ((b0 & 0x07) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3F);
 }
 
+// Writes cp (a scalar value) as UTF-8 at p and returns the number of bytes written (1-4).
+inline size_t encode_utf8(uint32_t cp, char* p) {
+  if (cp < 0x80) {
+    p[0] = static_cast<char>(cp);
+    return 1;
+  }
+  if (cp < 0x800) {
+    p[0] = static_cast<char>(0xC0 | (cp >> 6));
+    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    p[0] = static_cast<char>(0xE0 | (cp >> 12));
+    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  p[0] = static_cast<char>(0xF0 | (cp >> 18));
+  p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+  p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  p[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return 4;
+}
+
 // Byte length of the UTF-8 sequence whose lead byte is b (valid input assumed).
 inline size_t utf8_length(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 

@@ -19,7 +19,7 @@ BERT_JSON = Path(__file__).resolve().parent / "data" / "vocab" / "bert_minilm_un
 
 def _env_for_subprocess() -> dict:
     # The child must import the same fastprep as this process (installed, or a source checkout).
-    package_parent = str(Path(importlib.util.find_spec("fastprep").origin).resolve().parent.parent)
+    package_parent = str(Path(os.path.abspath(importlib.util.find_spec("fastprep").origin)).parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     return env

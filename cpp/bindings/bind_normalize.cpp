@@ -168,9 +168,65 @@ bool is_normalized(py::str text, const std::string& form_name) {
   return result;
 }
 
+// fastprep.normalize's entry point: a plain C function (METH_FASTCALL), because for ASCII text
+// (normal in every form) the whole call is one type check and a flag test, and pybind11's or a
+// Python function's dispatch would cost several times unicodedata.normalize's. Every other call
+// (lists, keyword arguments, non-ASCII text, bad arguments) goes to the Python implementation
+// it wraps, which owns the policy and the error messages.
+PyObject* g_normalize_impl = nullptr;  // strong reference, kept for the process
+PyObject* g_form_names[4] = {};        // interned "NFC", "NFD", "NFKC", "NFKD"
+PyMethodDef g_normalize_def = {};
+std::string* g_normalize_doc = nullptr;
+
+bool is_form_name(PyObject* form) {
+  for (PyObject* name : g_form_names) {
+    if (form == name) return true;
+  }
+  if (!PyUnicode_CheckExact(form)) return false;
+  for (PyObject* name : g_form_names) {
+    if (PyUnicode_Compare(form, name) == 0) return true;
+  }
+  PyErr_Clear();
+  return false;
+}
+
+PyObject* normalize_entry(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (kwnames == nullptr && (nargs == 1 || nargs == 2) && PyUnicode_CheckExact(args[0]) &&
+      PyUnicode_IS_ASCII(args[0]) && (nargs == 1 || is_form_name(args[1]))) {
+    Py_INCREF(args[0]);
+    return args[0];
+  }
+  return PyObject_Vectorcall(g_normalize_impl, args, static_cast<size_t>(nargs), kwnames);
+}
+
+py::object make_normalize_entry(py::function impl, const std::string& doc) {
+  if (g_normalize_impl == nullptr) {
+    const char* names[4] = {"NFC", "NFD", "NFKC", "NFKD"};
+    for (int i = 0; i < 4; ++i) {
+      g_form_names[i] = PyUnicode_InternFromString(names[i]);
+      if (g_form_names[i] == nullptr) throw py::error_already_set();
+    }
+    g_normalize_doc = new std::string(doc);  // ml_doc must outlive the function: kept
+    g_normalize_def.ml_name = "normalize";
+    g_normalize_def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(&normalize_entry));
+    g_normalize_def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+    g_normalize_def.ml_doc = g_normalize_doc->c_str();
+  } else {
+    Py_DECREF(g_normalize_impl);
+  }
+  g_normalize_impl = impl.inc_ref().ptr();
+  py::str module_name("fastprep");
+  PyObject* fn = PyCFunction_NewEx(&g_normalize_def, nullptr, module_name.ptr());
+  if (fn == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
+
 }  // namespace
 
 void bind_normalize(py::module_& m) {
+  m.def("make_normalize_entry", &make_normalize_entry, py::arg("impl"), py::arg("doc"),
+        "fastprep.normalize as a C function: ASCII str with a valid form returns at once, anything\n"
+        "else calls impl(*args, **kwargs). doc becomes its __doc__ (first line: the signature).");
   m.def("normalize_str", &normalize_str, py::arg("text"), py::arg("form"),
         "Unicode normalization of one str into form 'NFC', 'NFD', 'NFKC' or 'NFKD'. Returns the same\n"
         "object when it is already normal. Lone surrogates raise ValueError.");

@@ -7,17 +7,27 @@ on the GPU and the stream synchronized:
 - ``h2d+cuda``: copy the ragged pair (flat ids + offsets) to the device, then pack there;
 - ``cpu+h2d``: fastprep.pack_padded / pack_varlen on the CPU, then copy every output array over.
 
+WordPiece groups are batch sizes 1, 64, 1024 of ~1 KB texts from tests/data/corpus/en_prose.txt,
+with the BERT tokenizer.json in tests/data/vocab (its truncation and [CLS]/[SEP], padding off),
+ending with the ragged ids and offsets on the GPU:
+
+- ``cuda``: fastprep.cuda.wordpiece_encode_batch on a list of str (UTF-8 copied over);
+- ``cuda-resident``: the same on (bytes, offsets) already on the device;
+- ``cpu+h2d``: fastprep's CPU Tokenizer.encode_batch (all cores), flattened and copied over.
+
 Each benchmark records in ``extra_info`` whether its arrays equal the CPU result (``correct``).
-Skips without CuPy, fastprep._cuda or a GPU (fastprep.cuda.why_unavailable() says which). GPU
-WordPiece is not implemented, so there is no tokenization group yet.
+Skips without CuPy, fastprep._cuda or a GPU (fastprep.cuda.why_unavailable() says which).
 """
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import fastprep
 import fastprep.cuda as fcuda
 from fastprep.pack import pack_padded, pack_varlen
 
@@ -81,4 +91,67 @@ def test_pack_on_device(benchmark, function, batch, impl):
     benchmark.group = f"{function} batch={batch} len={LO}..{HI}"
     result = benchmark(run)
     benchmark.extra_info["correct"] = _equal(result, host_fn((flat, offsets), **opts))
+    assert benchmark.extra_info["correct"]
+
+
+# -- WordPiece ----------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+TEXT_CHARS = 1000
+
+
+@functools.lru_cache(maxsize=None)
+def bert_tokenizer() -> fastprep.Tokenizer:
+    obj = json.loads((DATA / "vocab" / "bert_minilm_uncased.json").read_text(encoding="utf-8"))
+    obj["padding"] = None  # ragged rows: the device result is (ids, offsets)
+    return fastprep.Tokenizer.from_str(json.dumps(obj))
+
+
+@functools.lru_cache(maxsize=None)
+def prose_texts(batch: int) -> list[str]:
+    text = (DATA / "corpus" / "en_prose.txt").read_text(encoding="utf-8")
+    chunks = [text[i:i + TEXT_CHARS] for i in range(0, len(text) - TEXT_CHARS, TEXT_CHARS)]
+    return [chunks[i % len(chunks)] for i in range(batch)]
+
+
+def _flatten(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    flat = np.fromiter((i for r in rows for i in r), dtype=np.int32, count=int(offsets[-1]))
+    return flat, offsets
+
+
+@pytest.mark.parametrize("impl", ["cuda", "cuda-resident", "cpu+h2d"])
+@pytest.mark.parametrize("batch", BATCHES)
+def test_wordpiece_on_device(benchmark, batch, impl):
+    import cupy
+
+    tok = bert_tokenizer()
+    texts = prose_texts(batch)
+    encoded = [t.encode() for t in texts]
+    data = cupy.asarray(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    starts = cupy.asarray(np.concatenate([[0], np.cumsum([len(b) for b in encoded])]))
+    sync = cupy.cuda.get_current_stream().synchronize
+    fcuda.wordpiece_encode_batch(tok, texts[:1])  # device tables built outside the timing
+
+    def run():
+        if impl == "cuda":
+            out = fcuda.wordpiece_encode_batch(tok, texts)
+            out = (out["input_ids"], out["offsets"])
+        elif impl == "cuda-resident":
+            out = fcuda.wordpiece_encode_batch(tok, (data, starts))
+            out = (out["input_ids"], out["offsets"])
+        else:
+            flat, offsets = _flatten(tok.encode_batch(texts))
+            out = (cupy.asarray(flat), cupy.asarray(offsets))
+        sync()
+        return out
+
+    benchmark.group = f"wordpiece batch={batch} text={TEXT_CHARS} chars"
+    ids, offsets = benchmark(run)
+    want_ids, want_offsets = _flatten(tok.encode_batch(texts))
+    benchmark.extra_info["correct"] = bool(
+        np.array_equal(cupy.asnumpy(ids), want_ids)
+        and np.array_equal(cupy.asnumpy(offsets), want_offsets)
+    )
     assert benchmark.extra_info["correct"]

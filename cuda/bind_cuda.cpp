@@ -1,13 +1,17 @@
-// pybind11 module fastprep._cuda: launches the device packing kernels on raw device pointers.
-// No CuPy here: fastprep/cuda.py allocates with CuPy and passes pointers and CuPy's current
-// stream; this layer only checks the launch status and maps it to RuntimeError.
+// pybind11 module fastprep._cuda: launches the device packing and BERT WordPiece kernels on raw
+// device pointers, and builds the WordPiece tables blob. No CuPy here: fastprep/cuda.py allocates
+// with CuPy and passes pointers and CuPy's current stream; this layer only checks the launch
+// status and maps it to RuntimeError (a malformed spec or blob to ValueError).
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "pack_launch.h"
+#include "wordpiece_launch.h"
+#include "wordpiece_tables.h"
 
 namespace py = pybind11;
 using std::uintptr_t;
@@ -26,10 +30,21 @@ void check(int error, const char* what) {
   }
 }
 
+// The host copy of a tables blob's header, checked before any kernel reads the blob.
+const int64_t* tables_header(uintptr_t address) {
+  const int64_t* header = ptr<const int64_t>(address);
+  if (header == nullptr || header[fastprep_cuda::kMagic] != fastprep_cuda::kTablesMagic) {
+    throw py::value_error("fastprep._cuda: header is not a WordPiece tables blob");
+  }
+  return header;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
-  m.doc() = "CUDA kernels of fastprep (device packing); use fastprep.cuda, not this module.";
+  m.doc() =
+      "CUDA kernels of fastprep (device packing, BERT WordPiece); use fastprep.cuda, not this "
+      "module.";
 
   m.def(
       "device_count",
@@ -105,4 +120,112 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("n_seqs"), py::arg("total"), py::arg("out_wide"), py::arg("input_ids"),
       py::arg("position_ids"), py::arg("stream"),
       "Fills the [total] varlen input_ids / position_ids (cu_seqlens int32).");
+
+  m.def(
+      "wordpiece_tables",
+      [](const py::bytes& spec) {
+        const std::string data = spec;
+        std::vector<uint8_t> blob;
+        std::string error;
+        {
+          py::gil_scoped_release release;
+          fastprep_cuda::WordPieceSpec parsed;
+          error = fastprep_cuda::parse_wordpiece_spec(
+              reinterpret_cast<const uint8_t*>(data.data()), data.size(), &parsed);
+          if (error.empty()) error = fastprep_cuda::build_wordpiece_tables(parsed, &blob);
+        }
+        if (!error.empty()) throw py::value_error("fastprep._cuda: " + error);
+        return py::bytes(reinterpret_cast<const char*>(blob.data()), blob.size());
+      },
+      py::arg("spec"),
+      "The WordPiece tables blob (cuda/wordpiece_tables.h) of a serialized spec "
+      "(fastprep.cuda builds it from a tokenizer.json).");
+
+  m.def(
+      "wordpiece_segments",
+      [](uintptr_t blob, uintptr_t header, uintptr_t text, int64_t n_bytes, uintptr_t text_offsets,
+         int64_t n_texts, uintptr_t covered, uintptr_t flags, uintptr_t stream) {
+        const int64_t* h = tables_header(header);
+        int error;
+        {
+          py::gil_scoped_release release;
+          error = fastprep_cuda::launch_wordpiece_segments(
+              ptr<const uint8_t>(blob), h, ptr<const uint8_t>(text), n_bytes,
+              ptr<const int64_t>(text_offsets), n_texts, ptr<int32_t>(covered),
+              ptr<uint8_t>(flags), stream);
+        }
+        check(error, "WordPiece segment kernel launch");
+      },
+      py::arg("blob"), py::arg("header"), py::arg("text"), py::arg("n_bytes"),
+      py::arg("text_offsets"), py::arg("n_texts"), py::arg("covered"), py::arg("flags"),
+      py::arg("stream"),
+      "Added-token matches (covered, int32, or 0) and segment starts (flags, uint8).");
+
+  m.def(
+      "wordpiece_count",
+      [](uintptr_t blob, uintptr_t header, uintptr_t text, int64_t n_bytes, uintptr_t flags,
+         uintptr_t covered, uintptr_t counts, uintptr_t stats, uintptr_t stream) {
+        const int64_t* h = tables_header(header);
+        int error;
+        {
+          py::gil_scoped_release release;
+          error = fastprep_cuda::launch_wordpiece_count(
+              ptr<const uint8_t>(blob), h, ptr<const uint8_t>(text), n_bytes,
+              ptr<const uint8_t>(flags), ptr<const int32_t>(covered), ptr<int32_t>(counts),
+              ptr<unsigned long long>(stats), stream);
+        }
+        check(error, "WordPiece count kernel launch");
+      },
+      py::arg("blob"), py::arg("header"), py::arg("text"), py::arg("n_bytes"), py::arg("flags"),
+      py::arg("covered"), py::arg("counts"), py::arg("stats"), py::arg("stream"),
+      "Ids per segment (counts, int32 per byte) and error stats.");
+
+  m.def(
+      "wordpiece_plan",
+      [](uintptr_t text_offsets, int64_t n_texts, uintptr_t raw_inclusive, int64_t max_length,
+         bool truncate_left, int64_t n_affixes, uintptr_t keep_begin, uintptr_t keep_length,
+         uintptr_t final_length, uintptr_t stats, uintptr_t stream) {
+        int error;
+        {
+          py::gil_scoped_release release;
+          error = fastprep_cuda::launch_wordpiece_plan(
+              ptr<const int64_t>(text_offsets), n_texts, ptr<const int64_t>(raw_inclusive),
+              max_length, truncate_left, n_affixes, ptr<int64_t>(keep_begin),
+              ptr<int64_t>(keep_length), ptr<int64_t>(final_length),
+              ptr<unsigned long long>(stats), stream);
+        }
+        check(error, "WordPiece plan kernel launch");
+      },
+      py::arg("text_offsets"), py::arg("n_texts"), py::arg("raw_inclusive"), py::arg("max_length"),
+      py::arg("truncate_left"), py::arg("n_affixes"), py::arg("keep_begin"),
+      py::arg("keep_length"), py::arg("final_length"), py::arg("stats"), py::arg("stream"),
+      "Per text: truncation window and final length (max_length < 0: none).");
+
+  m.def(
+      "wordpiece_write",
+      [](uintptr_t blob, uintptr_t header, uintptr_t text, int64_t n_bytes, uintptr_t flags,
+         uintptr_t covered, uintptr_t counts, uintptr_t raw_inclusive, uintptr_t text_offsets,
+         int64_t n_texts, uintptr_t keep_begin, uintptr_t keep_length, uintptr_t final_offsets,
+         uintptr_t affixes, int64_t n_prefix, int64_t n_suffix, uintptr_t out,
+         uintptr_t stream) {
+        const int64_t* h = tables_header(header);
+        int error;
+        {
+          py::gil_scoped_release release;
+          error = fastprep_cuda::launch_wordpiece_write(
+              ptr<const uint8_t>(blob), h, ptr<const uint8_t>(text), n_bytes,
+              ptr<const uint8_t>(flags), ptr<const int32_t>(covered), ptr<const int32_t>(counts),
+              ptr<const int64_t>(raw_inclusive), ptr<const int64_t>(text_offsets), n_texts,
+              ptr<const int64_t>(keep_begin), ptr<const int64_t>(keep_length),
+              ptr<const int64_t>(final_offsets), ptr<const int32_t>(affixes), n_prefix, n_suffix,
+              ptr<int32_t>(out), stream);
+        }
+        check(error, "WordPiece write kernel launch");
+      },
+      py::arg("blob"), py::arg("header"), py::arg("text"), py::arg("n_bytes"), py::arg("flags"),
+      py::arg("covered"), py::arg("counts"), py::arg("raw_inclusive"), py::arg("text_offsets"),
+      py::arg("n_texts"), py::arg("keep_begin"), py::arg("keep_length"),
+      py::arg("final_offsets"), py::arg("affixes"), py::arg("n_prefix"), py::arg("n_suffix"),
+      py::arg("out"), py::arg("stream"),
+      "Writes every text's affixed, truncated ids at final_offsets (int32 out).");
 }

@@ -1,14 +1,17 @@
 """A NumPy stand-in for CuPy and fastprep._cuda, so fastprep.cuda's host-side logic (dtype
 handling, the one synchronization, error reproduction, output allocation) runs without a GPU.
 
-The stand-in kernels follow the launch contract of cuda/pack_launch.h, written independently in
-NumPy; the real per-element logic is checked by test_cuda_logic.py, the real kernels by the
-gpu-marked tests. "Device pointers" here are host addresses of NumPy buffers.
+The packing stand-in kernels follow the launch contract of cuda/pack_launch.h, written
+independently in NumPy; the real per-element logic is checked by test_cuda_logic.py, the real
+kernels by the gpu-marked tests. The WordPiece "kernels" are the real per-element logic and table
+builder, compiled for the host (cuda/tests/wordpiece_host_kernels.cpp) and loaded with
+:func:`load_wordpiece_kernels`. "Device pointers" here are host addresses of NumPy buffers.
 """
 from __future__ import annotations
 
 import ctypes
 from types import SimpleNamespace
+from typing import Optional
 
 import numpy as np
 
@@ -55,14 +58,15 @@ def _dev(a) -> DeviceArray:
 
 cupy = SimpleNamespace(
     ndarray=DeviceArray,
-    int32=np.int32, int64=np.int64, uint64=np.uint64,
-    asarray=lambda a, dtype=None: _dev(np.asarray(a, dtype=dtype)),
+    uint8=np.uint8, int32=np.int32, int64=np.int64, uint64=np.uint64,
+    asarray=lambda a, dtype=None: _dev(np.array(a, dtype=dtype)),  # a copy, as a transfer is
     ascontiguousarray=lambda a: _dev(np.ascontiguousarray(a)),
     empty=lambda shape, dtype: _dev(np.empty(shape, dtype)),
     zeros=lambda shape, dtype: _dev(np.zeros(shape, dtype)),
-    cumsum=lambda a: _dev(np.cumsum(np.asarray(a))),
+    cumsum=lambda a, dtype=None: _dev(np.cumsum(np.asarray(a), dtype=dtype)),
     asnumpy=lambda a: np.array(np.asarray(a)),
-    cuda=SimpleNamespace(get_current_stream=lambda: SimpleNamespace(ptr=0)),
+    cuda=SimpleNamespace(get_current_stream=lambda: SimpleNamespace(ptr=0),
+                         Device=lambda: _DEVICE),
 )
 
 
@@ -144,3 +148,62 @@ class Kernels:
         for i in range(n_seqs):
             ids[cu[i] : cu[i + 1]] = flat[begin[i] : begin[i] + lengths[i]]
             pos[cu[i] : cu[i + 1]] = np.arange(lengths[i])
+
+    # -- WordPiece: the real per-element logic, compiled for the host --------------------------
+
+    @staticmethod
+    def wordpiece_tables(spec: bytes) -> bytes:
+        lib = _wordpiece_library()
+        size = lib.wp_build_tables(spec, len(spec))
+        if size < 0:
+            raise ValueError("fastprep._cuda: " + lib.wp_error().decode())
+        out = ctypes.create_string_buffer(size)
+        lib.wp_copy_tables(out)
+        return out.raw
+
+    @staticmethod
+    def wordpiece_segments(*args):
+        _check(_wordpiece_library().wp_segments(*args[:-1]))  # the stream is not passed on
+
+    @staticmethod
+    def wordpiece_count(*args):
+        _check(_wordpiece_library().wp_count(*args[:-1]))
+
+    @staticmethod
+    def wordpiece_plan(*args):
+        _check(_wordpiece_library().wp_plan(*args[:-1]))
+
+    @staticmethod
+    def wordpiece_write(*args):
+        _check(_wordpiece_library().wp_write(*args[:-1]))
+
+
+_library: Optional[ctypes.CDLL] = None
+
+
+def load_wordpiece_kernels(path) -> None:
+    """Loads the host build of cuda/tests/wordpiece_host_kernels.cpp (a shared library)."""
+    global _library
+    lib = ctypes.CDLL(str(path))
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    lib.wp_build_tables.argtypes, lib.wp_build_tables.restype = [ctypes.c_char_p, i64], i64
+    lib.wp_copy_tables.argtypes, lib.wp_copy_tables.restype = [ctypes.c_char_p], None
+    lib.wp_error.argtypes, lib.wp_error.restype = [], ctypes.c_char_p
+    lib.wp_segments.argtypes = [p, p, p, i64, p, i64, p, p]
+    lib.wp_count.argtypes = [p, p, p, i64, p, p, p, p]
+    lib.wp_plan.argtypes = [p, i64, p, i64, i32, i64, p, p, p, p]
+    lib.wp_write.argtypes = [p, p, p, i64, p, p, p, p, p, i64, p, p, p, p, i64, i64, p]
+    for fn in (lib.wp_segments, lib.wp_count, lib.wp_plan, lib.wp_write):
+        fn.restype = i32
+    _library = lib
+
+
+def _wordpiece_library() -> ctypes.CDLL:
+    if _library is None:
+        raise RuntimeError("cuda_stand_in: call load_wordpiece_kernels() first")
+    return _library
+
+
+def _check(error: int) -> None:
+    if error != 0:
+        raise RuntimeError(f"stand-in WordPiece kernel failed ({error})")

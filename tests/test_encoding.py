@@ -128,6 +128,26 @@ def test_random_letters_without_spaces(backend, enc_name):
     assert enc.encode_ordinary(mixed) == ref.encode_ordinary(mixed)
 
 
+@given(words=st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöüß日本語文章をです、。 0123456789!?",
+                                min_size=1, max_size=14), min_size=1, max_size=40),
+       seps=st.lists(st.sampled_from([" ", "", ", ", "\n", "。", " - ", "  "]), min_size=1, max_size=5))
+@HYPOTHESIS
+def test_pieces_merged_in_pairs(words, seps):
+    # The native encoder merges two pieces that need merging in lockstep (a piece with the next
+    # such piece a few ahead, its ids held until its turn) and caches both: runs of such pieces,
+    # repeats within the look-ahead, and pieces that hit the cache in between must all come out
+    # in order and exact, also in a fresh process-wide cache state.
+    text = "".join(w + seps[i % len(seps)] for i, w in enumerate(words))
+    text = text + text[: len(text) // 2]  # repeats: cache hits between deferred pieces
+    for name in ENCODING_NAMES:
+        ref = tiktoken_reference(name)
+        for backend in fastprep.available_backends():
+            enc = fastprep.get_encoding(name, backend=backend)
+            assert enc.encode_ordinary(text) == ref.encode_ordinary(text)
+            assert enc.encode(text + "<|endoftext|>" + text, allowed_special="all") == \
+                ref.encode(text + "<|endoftext|>" + text, allowed_special="all")
+
+
 # -- special tokens ---------------------------------------------------------------------------
 
 

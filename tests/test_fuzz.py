@@ -845,7 +845,7 @@ def test_finding_core_batch_of_temporaries(call):
     import sys
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(fastprep.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]))
+        [str(Path(os.path.abspath(fastprep.__file__)).parent.parent), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", _UAF_SCRIPT, call], env=env, capture_output=True, timeout=120)
     assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}"
 
@@ -929,7 +929,7 @@ def test_finding_stream_batch_size_unbounded(backend):
     import sys
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(fastprep.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]))
+        [str(Path(os.path.abspath(fastprep.__file__)).parent.parent), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", _HUGE_STREAMS_SCRIPT, backend], env=env, capture_output=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-300:]

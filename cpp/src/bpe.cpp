@@ -68,6 +68,17 @@ inline uint64_t load_prefix(const uint8_t* p, size_t len) {
   return v & ((uint64_t{1} << (8 * len)) - 1);
 }
 
+// A prefetch the compiler must keep: GCC deletes a __builtin_prefetch that is control-dependent
+// on a branch (its dead-code elimination treats the prefetch as removable), which is where
+// every useful prefetch of a lookup-ahead loop sits.
+inline void prefetch(const void* p) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 inline uint64_t hash_key(const uint8_t* p, size_t len, uint64_t prefix) {
@@ -193,15 +204,20 @@ struct BpeRanks::Impl {
   // merge reaching into it, and once finished its parts are what merging alone gave. Checked
   // per character at load (BuildCharTable); a character that fails keeps its raw bytes.
   // Holds only for pieces made of whole UTF-8 units (checked while building the parts).
-  // Entry: the isolated result's ids, id0 | id1 << 21 | id2 << 42 with kIdMask for an absent
+  // parts: the isolated result's ids, id0 | id1 << 21 | id2 << 42 with kIdMask for an absent
   // part; kIdMask in id0 = not pre-mergeable. Indexed by Char3Index.
-  bool char3_ready = false;
-  TableArray<uint64_t> char3_parts;
-  // Non-zero for characters whose edges are safe only in some contexts: p0 (first merge rank)
-  // | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2 bytes, right 1 byte;
-  // 1 = the neighbour's token must rank above p0, 2 = above imax), checked against the
+  // guard: non-zero for characters whose edges are safe only in some contexts: p0 (first merge
+  // rank) | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2 bytes, right 1
+  // byte; 1 = the neighbour's token must rank above p0, 2 = above imax), checked against the
   // neighbour-keyed minima below (Char3Safe).
-  TableArray<uint64_t> char3_guard;
+  // Both in one 16-byte entry: a character costs one cache line (the table is 1 MiB and CJK
+  // text touches it all over).
+  struct Char3Entry {
+    uint64_t parts;
+    uint64_t guard;
+  };
+  bool char3_ready = false;
+  TableArray<Char3Entry> char3;
   TableArray<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
   TableArray<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
   TableArray<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
@@ -295,6 +311,16 @@ struct BpeRanks::Impl {
     uint64_t prefix = load_prefix(p, len);
     *hash = hash_key(p, len, prefix);
     return FindAt(p, len, prefix, static_cast<size_t>(*hash >> slot_shift));
+  }
+
+  // Starts loading the token-table slot (and the piece cache's index entry) that
+  // EncodePieceRaw will probe first for this piece: the probe of a piece that is not a token
+  // is a cache miss on a table of several MiB, and a piece is known one lexer step before it
+  // is encoded, so the miss overlaps the previous piece's merging.
+  void PrefetchPiece(const uint8_t* p, size_t len) const {
+    if (len < 3 || len > max_token_len) return;  // answered without the table
+    const uint64_t hash = hash_key(p, len, load_prefix(p, len));
+    prefetch(&slots[static_cast<size_t>(hash >> slot_shift)]);
   }
 
   // Find, given the key's first slot (so callers can prefetch it first).
@@ -429,7 +455,7 @@ constexpr size_t kMinLanes = 8;  // key array padded to a multiple of this with 
 #endif
 
 // Builds the starting parts of a piece with three-byte characters pre-merged (see
-// BpeRanks::Impl::char3_parts) and their pair keys. Returns the part count, or 0 when the piece
+// BpeRanks::Impl::char3) and their pair keys. Returns the part count, or 0 when the piece
 // is not whole UTF-8 units (then the byte path applies).
 inline uint32_t premerged_parts(const BpeRanks::Impl& R, const uint8_t* p, uint32_t n,
                                 uint32_t* part, uint32_t* key) {
@@ -445,8 +471,8 @@ inline uint32_t premerged_parts(const BpeRanks::Impl& R, const uint8_t* p, uint3
     if ((b & 0xF0) == 0xE0) {  // the common case here: a three-byte character
       if (n - i < 3 || ((p[i + 1] & 0xC0) ^ 0x80) | ((p[i + 2] & 0xC0) ^ 0x80)) return 0;
       const size_t c = Impl::Char3Index(p + i);
-      const uint64_t e = R.char3_parts[c];
-      const uint64_t guard = R.char3_guard[c];
+      const uint64_t e = R.char3[c].parts;
+      const uint64_t guard = R.char3[c].guard;
       if ((e & Impl::kIdMask) != Impl::kIdMask && (guard == 0 || R.Char3Safe(guard, p, i, n))) {
         const uint32_t id1 = static_cast<uint32_t>((e >> Impl::kIdBits) & Impl::kIdMask);
         part[m] = static_cast<uint32_t>(e & Impl::kIdMask);
@@ -687,7 +713,7 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
   node[n].pair_rank = kNoRank;
   node[n - 1].pair_rank = kNoRank;
   if (kById && any_lead3 && char3_ready && whole_utf8_units(p, n)) {
-    // Three-byte characters start as their own merge's result (see char3_parts), as in
+    // Three-byte characters start as their own merge's result (see char3), as in
     // merge_small_ids; interior bytes of a part are dead nodes, never linked or queued.
     for (uint32_t i = 0; i < n;) {
       const uint8_t b = p[i];
@@ -696,8 +722,8 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
         continue;
       }
       const size_t c = Char3Index(p + i);
-      const uint64_t e = char3_parts[c];
-      const uint64_t guard = char3_guard[c];
+      const uint64_t e = char3[c].parts;
+      const uint64_t guard = char3[c].guard;
       const uint32_t id0 = static_cast<uint32_t>(e & kIdMask);
       const uint32_t id1 = static_cast<uint32_t>((e >> kIdBits) & kIdMask);
       const uint32_t id2 = static_cast<uint32_t>(e >> (2 * kIdBits));
@@ -1141,8 +1167,7 @@ void BpeRanks::Impl::BuildCharTable() {
   suffix1_ctx.assign(suffix1.size(), kNoRank);
   std::copy(suffix1.begin(), suffix1.end(), suffix1_ctx.data());
 
-  char3_parts.assign(size_t{1} << 16, kIdMask);
-  char3_guard.assign(size_t{1} << 16, 0);
+  char3.assign(size_t{1} << 16, Char3Entry{kIdMask, 0});
   for (uint32_t c = 0; c < (1u << 16); ++c) {
     const uint8_t ch[3] = {static_cast<uint8_t>(0xE0 | (c >> 12)),
                            static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)),
@@ -1201,12 +1226,12 @@ void BpeRanks::Impl::BuildCharTable() {
       const uint64_t s = sel(kL1, prefix1_any[c >> 12]) | (sel(kL2, prefix2_any[c >> 6]) << 2) |
                          (sel(kR1, suffix1_any[c & 0x3F]) << 4);
       if (s != 0) {
-        char3_guard[c] = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (s << (2 * kIdBits));
+        char3[c].guard = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (s << (2 * kIdBits));
       }
     }
     uint64_t e = 0;
     for (uint32_t i = 0; i < 3; ++i) e |= uint64_t{i < n_ids ? ids[i] : kIdMask} << (kIdBits * i);
-    char3_parts[c] = e;
+    char3[c].parts = e;
   }
   char3_ready = true;
 }
@@ -1412,18 +1437,30 @@ struct BpeEncoder::Impl {
   size_t parallel_threshold = kDefaultParallelThreshold;
 
   // Ordinary-encodes text[0, n) with the lexer (which sees exactly this range).
+  // The lexer runs a few pieces ahead so that each piece's first table probe (a likely cache
+  // miss on a table of several MiB: R->PrefetchPiece) is in flight while the pieces before it
+  // are encoded; one piece ahead is too little when those are single tokens.
   Status EncodeSegment(const uint8_t* t, size_t n, size_t base, IdWriter* w) const {
-    size_t pos = 0;
-    while (pos < n) {
-      size_t end = next(t, n, pos);
-      if (end <= pos || end > n) return lexer_error(base + pos);
-      size_t len = end - pos;
-      size_t k = R->EncodePieceRaw(t + pos, len, w->Reserve(len));
+    constexpr size_t kAhead = 4;  // power of two
+    size_t ring[kAhead];          // ends of the lexed pieces not yet encoded
+    size_t lexed = 0, done = 0;   // pieces lexed / encoded so far
+    size_t lex_pos = 0, pos = 0;
+    for (;;) {
+      while (lexed - done < kAhead && lex_pos < n) {
+        const size_t end = next(t, n, lex_pos);
+        if (end <= lex_pos || end > n) return lexer_error(base + lex_pos);
+        R->PrefetchPiece(t + lex_pos, end - lex_pos);
+        ring[lexed++ % kAhead] = end;
+        lex_pos = end;
+      }
+      if (done == lexed) return Status::Ok();
+      const size_t end = ring[done++ % kAhead];
+      const size_t len = end - pos;
+      const size_t k = R->EncodePieceRaw(t + pos, len, w->Reserve(len));
       if (k == kFail) return no_rank_error(base + pos);
       w->Commit(k);
       pos = end;
     }
-    return Status::Ok();
   }
 
   // Leftmost allowed special at or after `from`; longest among those starting there.

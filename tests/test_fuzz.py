@@ -423,8 +423,6 @@ def test_rank_file_parsing(tmp_path_factory, data, specials, pattern_name, text)
     for backend in ("native", "python"):
         loaded[backend] = attempt(fastprep.Tokenizer.from_tiktoken, path, pattern=pattern, special_tokens=specials,
                                   backend=backend, expect=(ValueError, TypeError))
-    if not loaded["native"][0] and "already an ordinary token" in str(loaded["native"][1]):
-        loaded["python"] = loaded["native"]  # finding F5 (test_finding_special_id_collides_with_rank)
     assert loaded["native"][0] == loaded["python"][0], (
         f"rank file accepted by one backend only: native {loaded['native'][1]!r}, python {loaded['python'][1]!r}")
     if loaded["native"][0]:
@@ -806,7 +804,7 @@ def test_tokenizer_call(source, texts, pairs, padding, truncation, max_length, p
 
 
 # ============================================================================ findings
-# Each finding as a minimal regression test. Those still open (F5, F7, F8) are strict xfails: they
+# Each finding as a minimal regression test. Those still open (F8) are strict xfails: they
 # fail the run once fixed, so the marker (and the matching allowance above) must then be removed.
 
 _UAF_SCRIPT = r"""
@@ -860,20 +858,29 @@ def test_finding_hf_encode_bytes():
     assert tok.encode(b"hello") == tok.encode("hello")
 
 
-@pytest.mark.xfail(strict=True, reason="F5: native rejects a special token whose id is an ordinary rank; "
-                                       "the Python backend (and tiktoken) accept it")
 def test_finding_special_id_collides_with_rank(tmp_path):
+    # F5 (fixed): a special token whose id is also an ordinary rank is accepted by both backends,
+    # as tiktoken accepts it; the special text encodes to the id, the id decodes to the ordinary
+    # token's bytes (tiktoken's decoder looks there first).
     path = tmp_path / "bytes.tiktoken"
     path.write_bytes(b"\n".join(base64.b64encode(bytes([i])) + b" %d" % i for i in range(256)))
-    outcomes = [attempt(fastprep.Tokenizer.from_tiktoken, path, pattern=r"\S+|\s+", special_tokens={"<|eot|>": 250},
-                        backend=b, expect=ValueError)[0] for b in ("native", "python")]
-    assert outcomes[0] == outcomes[1]
+    for b in ("native", "python"):
+        tok = fastprep.Tokenizer.from_tiktoken(path, pattern=r"\S+|\s+", special_tokens={"<|eot|>": 250},
+                                               backend=b)
+        assert tok.encode("a<|eot|>", allowed_special="all") == [97, 250]
+        assert tok.decode_single_token_bytes(250) == bytes([250])
+        assert tok.decode_bytes([97, 250]) == b"a\xfa"
+    tiktoken = pytest.importorskip("tiktoken")
+    ref = tiktoken.Encoding("bytes", pat_str=r"\S+|\s+", special_tokens={"<|eot|>": 250},
+                            mergeable_ranks={bytes([i]): i for i in range(256)})
+    assert ref.encode("a<|eot|>", allowed_special="all") == [97, 250]
+    assert ref.decode_single_token_bytes(250) == bytes([250])
 
 
-@pytest.mark.xfail(strict=True, reason="F7: ints outside int64 hit pybind11's int64 parameters: TypeError "
-                                       "'incompatible function arguments' instead of the Python backend's answer")
 @pytest.mark.parametrize("case", ["pack_varlen", "pack_padded", "streams_flush", "hf_stream_step"])
 def test_finding_huge_ints_are_type_errors(case):
+    # F7 (fixed): ints beyond int64 no longer reach pybind11's int64 parameters (which answered
+    # with "incompatible function arguments"); both backends give the same answer.
     if case == "pack_varlen":
         calls = [lambda b: fastprep.pack_varlen([[1, 2]], max_length=2**64, backend=b)]
     elif case == "pack_padded":

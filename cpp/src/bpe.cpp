@@ -1704,19 +1704,15 @@ Status BpeEncoder::Create(std::shared_ptr<const BpeRanks> ranks, PreTokenizerKin
       }
     }
     impl->specials = std::move(specials);
-    const BpeRanks& r = *impl->ranks_owner;
     for (uint32_t i = 0; i < impl->specials.size(); ++i) {
       const SpecialToken& sp = impl->specials[i];
       if (sp.text.empty()) {
         return Status(ErrorCode::kInvalidArgument,
                       "special token #" + std::to_string(i) + " has empty text");
       }
-      std::string_view existing;
-      if (r.TokenBytes(sp.id, &existing) && existing != sp.text) {
-        return Status(ErrorCode::kInvalidArgument,
-                      "special token '" + sp.text + "' has id " + std::to_string(sp.id) +
-                          ", which is already an ordinary token");
-      }
+      // A special id may equal an ordinary rank (tiktoken allows it): encoding the special text
+      // gives the id, and decoding the id gives the ordinary token's bytes (TokenBytes looks
+      // there first, as tiktoken's decoder does).
       if (!impl->index_by_text.emplace(std::string_view(sp.text), i).second) {
         return Status(ErrorCode::kInvalidArgument, "duplicate special token '" + sp.text + "'");
       }

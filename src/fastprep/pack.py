@@ -43,14 +43,25 @@ def _int(name: str, value) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
 
 
+_NO_LIMIT = 2**62  # longer than any sequence: a max_length beyond it truncates nothing
+
+
 def _optional_positive(name: str, value) -> int:
-    """None -> 0 (the kernels' "unset"); else an int >= 1."""
+    """None -> 0 (the kernels' "unset"); else an int >= 1 (capped at _NO_LIMIT, which means the
+    same thing for a length limit and fits the kernels' int64)."""
     if value is None:
         return 0
     value = _int(name, value)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+    return min(value, _NO_LIMIT)
+
+
+def _multiple(value) -> int:
+    multiple = _optional_positive("pad_to_multiple_of", value) or 1
+    if multiple >= 2**31:
+        raise ValueError(f"pad_to_multiple_of={value} is wider than any array row (at most 2**31 - 1)")
+    return multiple
 
 
 def _is_left(name: str, side) -> bool:
@@ -132,7 +143,7 @@ def pack_padded(
         _is_left("side", side),
         _optional_positive("max_length", max_length),
         _is_left("truncation_side", truncation_side),
-        _optional_positive("pad_to_multiple_of", pad_to_multiple_of) or 1,
+        _multiple(pad_to_multiple_of),
         wide,
     )
     return _kernels(backend).pack_padded(seqs, *args)

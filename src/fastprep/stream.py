@@ -55,6 +55,9 @@ _MISSING, _SKIP, _BYTES = 0, 1, 2
 _vocab_cache: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 
+_NO_SUCH_ID = 2**63  # ids from here on cannot reach the native int64 parameters
+
+
 def _token_id(token_id) -> int:
     if isinstance(token_id, bool):
         raise TypeError("token id must be an int, not bool")
@@ -131,7 +134,12 @@ def _byte_lookup(tokenizer, skip_special_tokens: bool) -> Callable[[int], Option
     """id -> bytes, None for a dropped id; KeyError for an id a tiktoken encoding lacks."""
     if not tokenizer.is_hf:
         token_bytes = tokenizer._core.token_bytes
-        return lambda i: token_bytes(i)
+
+        def tiktoken_bytes(i: int) -> bytes:
+            if i >= _NO_SUCH_ID:
+                raise KeyError(f"Invalid token for decoding: {i}")
+            return token_bytes(i)
+        return tiktoken_bytes
     lookup = _hf_token_lookup(tokenizer, skip_special_tokens)
 
     def byte_lookup(i: int) -> Optional[bytes]:
@@ -612,6 +620,10 @@ class DecodeStream:
         does not have raises ``KeyError`` and leaves the stream unchanged."""
         i = _token_id(token_id)
         if self._native is not None:
+            if i >= _NO_SUCH_ID:  # beyond the native int64: no vocabulary has it
+                if not self._tokenizer.is_hf:
+                    raise KeyError(f"Invalid token for decoding: {i} (sequence 0)")
+                return None  # HF decoders drop unknown ids
             return self._native.step_one(0, i)
         text = self._impl.advance(self._impl.check(i))
         return text or None
@@ -756,7 +768,7 @@ class DecodeStreams:
     def flush(self, slot: int) -> str:
         """End the sequence in ``slot``: the rest of its text; the slot starts afresh."""
         if self._native is not None:
-            return self._native.flush(operator.index(slot))
+            return self._native.flush(self._check_slot(slot))
         return self._streams[self._check_slot(slot)].flush()
 
     def reset(self, slot: Optional[int] = None) -> None:
@@ -765,7 +777,7 @@ class DecodeStreams:
             if slot is None:
                 self._native.reset_all()
             else:
-                self._native.reset(operator.index(slot))
+                self._native.reset(self._check_slot(slot))
             return
         if slot is None:
             for s in self._streams:

@@ -135,8 +135,8 @@ class PyBpeEncoder:
     def __init__(self, rank_data: bytes, pattern: str, specials: list[tuple[str, int]]):
         self._ranks = parse_tiktoken_ranks(bytes(rank_data))
         self._decoder: dict[int, bytes] = {rank: tok for tok, rank in self._ranks.items()}
-        for text, token_id in specials:
-            self._decoder[token_id] = text.encode("utf-8")
+        for text, token_id in specials:  # an ordinary token keeps its id (tiktoken decodes it first)
+            self._decoder.setdefault(token_id, text.encode("utf-8"))
 
     def encode_pieces(self, pieces: Iterable[str]) -> list[int]:
         ranks = self._ranks

@@ -12,7 +12,10 @@ Groups are function x batch size x length range. Implementations:
 Every benchmark records in ``extra_info`` whether its arrays equal numpy_loop's (``correct``), the
 bytes it moves (ids read + every output byte written) and, when timed, GB/s (from the median) and
 that rate as a percentage of ``np.copyto`` on a 64 MiB buffer (counted the same way: bytes read +
-written; small batches stay in cache, so they can exceed 100%).
+written; small batches stay in cache, so they can exceed 100%). The memcpy rate comes from
+``test_memcpy_reference`` when it ran, else it is measured once in the same process, so ``-k``
+selections report it too. fastprep's entries also record which copy loop ran (``kernel``:
+"avx2" or "portable", see FASTPREP_PACK_KERNEL).
 A summary table (speedup over numpy_loop, % of memcpy) is printed at the end of the module.
 """
 from __future__ import annotations
@@ -73,7 +76,7 @@ def varlen_loop(seqs):
     cu = np.zeros(len(seqs) + 1, np.int32)
     cu[1:] = np.cumsum(lengths)
     return {
-        "input_ids": np.concatenate(seqs),
+        "input_ids": np.concatenate(seqs, dtype=np.int32),  # dtype: lists would give int64
         "cu_seqlens": cu,
         "position_ids": np.concatenate([np.arange(n, dtype=np.int32) for n in lengths]),
         "max_seqlen": max(lengths),
@@ -85,7 +88,7 @@ def varlen_full_slice(seqs):
     cu = np.zeros(len(seqs) + 1, np.int32)
     np.cumsum(lengths, out=cu[1:])
     pos = np.arange(cu[-1], dtype=np.int32) - np.repeat(cu[:-1], lengths)
-    return {"input_ids": np.concatenate(seqs), "cu_seqlens": cu, "position_ids": pos,
+    return {"input_ids": np.concatenate(seqs, dtype=np.int32), "cu_seqlens": cu, "position_ids": pos,
             "max_seqlen": int(lengths.max())}
 
 
@@ -173,10 +176,10 @@ def print_summary(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    memcpy = _memcpy_rate.get("GB/s")
+    memcpy = memcpy_rate()
     medians = {(g, i): (t, b) for g, i, t, b in _summary}
-    lines = ["", "feature packing (fastprep, medians): time, speedup over numpy_loop and numpy_full_slice, "
-             "GB/s, % of memcpy" + (f" ({memcpy:.1f} GB/s)" if memcpy else "")]
+    lines = ["", "feature packing (fastprep, medians, copy loop " + kernel_name() + "): time, speedup over "
+             "numpy_loop and numpy_full_slice, GB/s, % of memcpy" + (f" ({memcpy:.1f} GB/s)" if memcpy else "")]
     for (group, impl), (t, nbytes) in sorted(medians.items()):
         if impl != "fastprep":
             continue
@@ -194,6 +197,29 @@ def print_summary(request):
     else:
         for line in lines:
             reporter.write_line(line)
+
+
+def memcpy_rate() -> float:
+    """GB/s of np.copyto on 64 MiB (bytes read + written), measured once per process unless
+    test_memcpy_reference already did."""
+    if "GB/s" not in _memcpy_rate:
+        import time
+
+        src = np.ones(64 << 20, np.uint8)
+        dst = np.empty_like(src)
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            np.copyto(dst, src)
+            times.append(time.perf_counter() - start)
+        _memcpy_rate["GB/s"] = 2 * src.nbytes / float(np.median(times)) / 1e9
+    return _memcpy_rate["GB/s"]
+
+
+def kernel_name() -> str:
+    from fastprep import _backend
+
+    return getattr(_backend._native, "pack_kernel", "unknown")
 
 
 def test_memcpy_reference(benchmark, small):
@@ -227,27 +253,30 @@ def test_pack(benchmark, small, function, batch, lengths, impl):
     reference = FUNCTIONS[function]["numpy_loop"](seqs)
     nbytes = bytes_moved(seqs, out)
     benchmark.extra_info.update(implementation=impl, correct=same_arrays(out, reference), bytes_moved=nbytes)
+    if impl == "fastprep":
+        benchmark.extra_info["kernel"] = kernel_name()
     assert benchmark.extra_info["correct"], f"{impl} {group}: arrays differ from the NumPy loop"
     if benchmark.stats is not None and not small:
         median = benchmark.stats.stats.median
         benchmark.extra_info["GB/s"] = round(nbytes / median / 1e9, 3)
-        if "GB/s" in _memcpy_rate:
-            benchmark.extra_info["pct_of_memcpy"] = round(100 * nbytes / median / 1e9 / _memcpy_rate["GB/s"], 1)
+        benchmark.extra_info["pct_of_memcpy"] = round(100 * nbytes / median / 1e9 / memcpy_rate(), 1)
         _summary.append((group, impl, median, nbytes))
 
 
 @pytest.mark.parametrize("impl", ["fastprep", "numpy_loop", "numpy_full_slice"])
-def test_pack_padded_from_python_lists(benchmark, small, impl):
+@pytest.mark.parametrize("function", list(FUNCTIONS))
+def test_pack_from_python_lists(benchmark, small, function, impl):
     """Token ids as Python lists (what tokenizers return): conversion dominates everyone's time."""
     if impl == "fastprep" and "native" not in fastprep.available_backends():
         pytest.skip("native extension not built")
     batch, lengths = (8, (16, 64)) if small else (512, (64, 1024))
     seqs = [s.tolist() for s in dataset(batch, *lengths)]
-    group = f"pack_padded lists B={batch} len={lengths[0]}..{lengths[1]}"
+    group = f"{function} lists B={batch} len={lengths[0]}..{lengths[1]}"
     benchmark.group = group
-    out = benchmark(FUNCTIONS["pack_padded"][impl], seqs)
-    reference = padded_loop([np.array(s, np.int32) for s in seqs])
+    out = benchmark(FUNCTIONS[function][impl], seqs)
+    reference = FUNCTIONS[function]["numpy_loop"]([np.array(s, np.int32) for s in seqs])
     benchmark.extra_info.update(implementation=impl, correct=same_arrays(out, reference))
     assert benchmark.extra_info["correct"], f"{impl} {group}: arrays differ from the NumPy loop"
     if benchmark.stats is not None and not small:
-        _summary.append((group, impl, benchmark.stats.stats.median, sum(a.nbytes for a in out.values())))
+        _summary.append((group, impl, benchmark.stats.stats.median,
+                         sum(a.nbytes for a in out.values() if isinstance(a, np.ndarray))))

@@ -251,3 +251,108 @@ def test_long_runs_near_linear(name):
     t0 = time.perf_counter()
     nat.encode_ids("a" * 1_000_000)
     assert time.perf_counter() - t0 < 2.0
+
+
+# -- the model's fast paths on synthetic vocabularies -----------------------------------------------
+
+def _bytes_to_unicode() -> dict:
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
+    cs = bs[:]
+    extra = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+_B2U = _bytes_to_unicode()
+
+
+def _sym(b: bytes) -> str:
+    return "".join(_B2U[x] for x in b)
+
+
+def _synthetic_bpe(seed: int, chars: str, ignore_merges: bool = False) -> dict:
+    """A byte-level BPE file whose merges, in random order, build three-byte characters inside
+    (byte pairs, then either split of the whole character) and across their edges (a trailing
+    byte or byte pair with the next lead byte or character, an ASCII byte with a lead byte or
+    character, two whole characters): crossing merges that come before a character's own must
+    keep it from being merged alone first. Odd seeds put the characters' own merges first but
+    for a few crossing ones, so that pre-merging applies and the context checks decide; ids in
+    random order too."""
+    import random
+    rng = random.Random(seed)
+    enc = [c.encode() for c in chars]
+    ascii_ = [b"a", b" ", b"."]
+    inner = set()
+    for x in enc:
+        inner |= {(x[:1], x[1:2]), (x[1:2], x[2:]), (x[:2], x[2:]), (x[:1], x[1:])}
+    pairs = set(inner)
+    for _ in range(6 * len(enc)):
+        x, y = rng.choice(enc), rng.choice(enc)
+        a = rng.choice(ascii_)
+        pairs |= {rng.choice([(x[2:], y[:1]), (x[1:], y[:1]), (x[2:], y[:2]), (x, y[:1]), (x[2:], y),
+                              (x, y), (x[1:], y[:2]), (a, x[:1]), (a, x[:2]), (x[2:], a), (x[1:], a),
+                              (a, x), (x, a), (a + x[:1], x[1:]), (x[:2], x[2:] + a)])}
+    merges = sorted(pairs)
+    rng.shuffle(merges)
+    if seed % 2:  # characters' own merges mostly first: pre-merging applies, guards decide
+        merges.sort(key=lambda m: m not in inner and rng.random() > 0.15)
+    tokens = {bytes([b]) for b in range(256)}
+    for a, b in merges:
+        tokens |= {a, b, a + b}
+    tokens = sorted(tokens)
+    ids = list(range(len(tokens)))
+    rng.shuffle(ids)
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+                          "use_regex": False},
+        "post_processor": None, "decoder": None,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": ignore_merges,
+                  "vocab": {_sym(t): i for t, i in zip(tokens, ids)},
+                  "merges": [[_sym(a), _sym(b)] for a, b in merges]},
+    }
+
+
+@pytest.mark.parametrize("ignore_merges", [False, True])
+def test_synthetic_three_byte_characters(ignore_merges):
+    import random
+    chars = "日本語中文あいアイ一"
+    for seed in range(40):
+        obj = _synthetic_bpe(seed, chars, ignore_merges)
+        nat = NativeHfBpe(obj)
+        tok = tokenizers.Tokenizer.from_str(json.dumps(obj))
+        rng = random.Random(1000 + seed)
+        alphabet = list(chars) + ["a", " ", ".", "é", "\U0001F600"]
+        samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 90))) for _ in range(60)]
+        samples += [rng.choice(chars) * k for k in (1, 2, 3, 100)]  # one character, up to > 255 bytes
+        samples += ["".join(rng.choice(chars) for _ in range(120))]
+        for text in samples:
+            got = nat.encode(text)
+            assert (list(got[0]), [tuple(o) for o in got[1]]) == hf_encode(tok, text), (seed, text)
+
+
+def test_piece_cache_many_words_two_vocabularies():
+    """More distinct words than the per-thread piece cache holds, words over 8 bytes that share
+    their first 8 (cache keys and whole-token slots compare more than the prefix), and two
+    vocabularies taking turns on the same cache: ids stay HF's."""
+    import random
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyzäöü"
+    words = {"".join(rng.choice(letters) for _ in range(rng.randint(3, 12))) for _ in range(6000)}
+    words |= {"internation" + s for s in ["al", "ally", "alization", "alism", "alist", "als", "ale"]}
+    words |= {"abcdefgh" + "".join(rng.choice(letters) for _ in range(rng.randint(1, 10)))
+              for _ in range(300)}
+    words = sorted(words)
+    rng.shuffle(words)
+    chunks = [" ".join(words[i:i + 200]) for i in range(0, len(words), 200)]
+    for _ in range(2):
+        for text in chunks:
+            for name in FILES:
+                assert native(name).encode_ids(text) == hf(name).encode(text, add_special_tokens=False).ids

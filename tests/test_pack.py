@@ -254,6 +254,52 @@ def test_native_is_thread_safe():
         assert_same(r, expected)
 
 
+_KERNEL_SCRIPT = """
+import sys
+import numpy as np
+from fastprep.pack import pack_bins, pack_padded, pack_varlen
+rng = np.random.default_rng(11)
+out = {}
+for in_type in (np.int32, np.int64):
+    seqs = [rng.integers(0, 2**31 - 1, size=n).astype(in_type) for n in rng.integers(0, 300, size=50)]
+    for dtype in (np.int32, np.int64):
+        runs = {
+            "padded": pack_padded(seqs, pad_id=3, side="left", max_length=200, truncation_side="left",
+                                  pad_to_multiple_of=8, dtype=dtype, backend="native"),
+            "varlen": pack_varlen(seqs, max_length=150, dtype=dtype, backend="native"),
+            "bins": pack_bins(seqs, max_tokens=256, truncate=True, dtype=dtype, backend="native"),
+        }
+        for name, arrays in runs.items():
+            for key, value in arrays.items():
+                out[f"{in_type.__name__}-{dtype.__name__}-{name}-{key}"] = np.asarray(value)
+np.savez(sys.argv[1], **out)
+"""
+
+
+@needs_native
+def test_portable_and_simd_copy_loops_agree(tmp_path):
+    """The copy loop is chosen once at load (AVX2 where available); FASTPREP_PACK_KERNEL=portable
+    forces the portable one. Both must give the same arrays."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "pack_all.py"
+    script.write_text(_KERNEL_SCRIPT)
+    results = {}
+    for kernel in ("portable", "default"):
+        env = dict(os.environ)
+        env.pop("FASTPREP_PACK_KERNEL", None)
+        if kernel == "portable":
+            env["FASTPREP_PACK_KERNEL"] = "portable"
+        path = tmp_path / f"{kernel}.npz"
+        subprocess.run([sys.executable, str(script), str(path)], env=env, check=True)
+        results[kernel] = dict(np.load(path))
+    assert results["portable"].keys() == results["default"].keys()
+    for key, value in results["portable"].items():
+        np.testing.assert_array_equal(value, results["default"][key], err_msg=key)
+
+
 # ------------------------------------------------------------------------------ random batches
 
 ids = st.integers(min_value=0, max_value=2**31 - 1)

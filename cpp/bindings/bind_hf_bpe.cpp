@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,13 +21,14 @@ namespace fastprep::bindings {
 namespace {
 
 
-HfPreTokenizer pre_tokenizer_from_name(const std::string& name) {
-  if (name == "whole") return HfPreTokenizer::kWhole;
-  if (name == "gpt2") return HfPreTokenizer::kGpt2;
-  if (name == "deepseek_v3") return HfPreTokenizer::kDeepseekV3;
-  raise_if_error(Status(ErrorCode::kInvalidArgument, "HfBpeEncoder: unknown pre_tokenizer '" + name +
-                                                         "' (expected whole, gpt2 or deepseek_v3)"));
-  return HfPreTokenizer::kWhole;
+HfPreTokenizer pre_tokenizer_from_name(std::string_view name, const char* owner) {
+  HfPreTokenizer kind = HfPreTokenizer::kWhole;
+  if (!hf_pre_tokenizer_from_name(name, &kind)) {
+    raise_if_error(Status(ErrorCode::kInvalidArgument,
+                          std::string(owner) + ": unknown pre_tokenizer '" + std::string(name) +
+                              "' (expected whole, gpt2, deepseek_v3, llama3, qwen2, cl100k or o200k)"));
+  }
+  return kind;
 }
 
 HfNormalizer normalizer_from_name(const std::string& name) {
@@ -55,6 +57,22 @@ std::pair<std::string, std::string> merge_from(py::handle item, size_t index) {
   return {std::string(str_utf8(pair[0])), std::string(str_utf8(pair[1]))};
 }
 
+// Batch tasks of ~64 KB keep the pool busy without per-text scheduling cost: task t encodes
+// texts [starts[t], starts[t+1]).
+std::vector<size_t> task_starts(const std::vector<std::string_view>& views) {
+  std::vector<size_t> starts{0};
+  size_t bytes = 0;
+  for (size_t i = 0; i < views.size(); ++i) {
+    bytes += views[i].size() + 64;
+    if (bytes >= (64u << 10) && i + 1 < views.size()) {
+      starts.push_back(i + 1);
+      bytes = 0;
+    }
+  }
+  starts.push_back(views.size());
+  return starts;
+}
+
 class PyHfBpeEncoder {
  public:
   PyHfBpeEncoder(const py::dict& vocab, const py::list& merges, const py::list& added_tokens,
@@ -78,7 +96,7 @@ class PyHfBpeEncoder {
       tok.rstrip = t[4].cast<bool>();
       config.added.push_back(std::move(tok));
     }
-    config.pre_tokenizer = pre_tokenizer_from_name(pre_tokenizer);
+    config.pre_tokenizer = pre_tokenizer_from_name(pre_tokenizer, "HfBpeEncoder");
     config.add_prefix_space = add_prefix_space;
     config.normalizer = normalizer_from_name(normalizer);
     config.ignore_merges = ignore_merges;
@@ -92,6 +110,12 @@ class PyHfBpeEncoder {
       st = HfBpeEncoder::Create(config, &encoder_);
     }
     raise_if_error(st);
+    // Prebuilt ints for every id (vocabulary and added tokens): building a list of ids then costs
+    // an INCREF per id instead of an int allocation (and its later free), as bind_bpe.cpp does.
+    size_t max_id = 0;
+    for (const auto& [token, id] : config.vocab) max_id = std::max<size_t>(max_id, id);
+    for (const HfAddedToken& tok : config.added) max_id = std::max<size_t>(max_id, tok.id);
+    id_ints_ = std::make_unique<IntCache>(std::min<size_t>(max_id + 1, size_t{1} << 20));
   }
 
   // (ids, offsets[, words]), or None when the text needs the normalizer (use the reference).
@@ -105,8 +129,10 @@ class PyHfBpeEncoder {
     }
     if (st.code() == ErrorCode::kUnsupported) return py::none();
     raise_if_error(st);
-    if (words) return py::make_tuple(ids_list(out.ids), offsets_list(out.offsets), ids_list(out.words));
-    return py::make_tuple(ids_list(out.ids), offsets_list(out.offsets));
+    if (words) {
+      return py::make_tuple(ids_list(out.ids, id_ints_.get()), offsets_list(out.offsets), ids_list(out.words));
+    }
+    return py::make_tuple(ids_list(out.ids, id_ints_.get()), offsets_list(out.offsets));
   }
 
   py::object encode_ids(py::handle text) const {
@@ -119,7 +145,7 @@ class PyHfBpeEncoder {
     }
     if (st.code() == ErrorCode::kUnsupported) return py::none();
     raise_if_error(st);
-    return ids_list(out.ids);
+    return ids_list(out.ids, id_ints_.get());
   }
 
   py::list encode_batch(const py::object& texts_in, size_t num_threads, bool with_offsets) const {
@@ -132,17 +158,7 @@ class PyHfBpeEncoder {
     Status st;
     {
       py::gil_scoped_release release;
-      // Tasks of ~64 KB keep the pool busy without per-text scheduling cost.
-      std::vector<size_t> starts{0};
-      size_t bytes = 0;
-      for (size_t i = 0; i < views.size(); ++i) {
-        bytes += views[i].size() + 64;
-        if (bytes >= (64u << 10) && i + 1 < views.size()) {
-          starts.push_back(i + 1);
-          bytes = 0;
-        }
-      }
-      starts.push_back(views.size());
+      const std::vector<size_t> starts = task_starts(views);
       st = parallel_for(starts.size() - 1, num_threads, [&](size_t task) {
         for (size_t i = starts[task]; i < starts[task + 1]; ++i) {
           statuses[i] = encoder_->Encode(views[i], with_offsets, false, &outs[i]);
@@ -157,12 +173,58 @@ class PyHfBpeEncoder {
         item = py::none();
       } else {
         raise_if_error(statuses[i]);
-        if (with_offsets) item = py::make_tuple(ids_list(outs[i].ids), offsets_list(outs[i].offsets));
-        else item = ids_list(outs[i].ids);
+        if (with_offsets) item = py::make_tuple(ids_list(outs[i].ids, id_ints_.get()), offsets_list(outs[i].offsets));
+        else item = ids_list(outs[i].ids, id_ints_.get());
       }
       PyList_SET_ITEM(result.ptr(), static_cast<Py_ssize_t>(i), item.release().ptr());
     }
     return result;
+  }
+
+  // Tokenize, post-process (template + HF truncation) and pack a batch of single sequences in one
+  // call, with the GIL released once. None (nothing returned) when an item is not a str or a text
+  // needs the normalizer, so the caller can take its general path.
+  py::object encode_batch_packed(const py::object& texts_in, size_t num_threads, const py::dict& spec) const {
+    const FeatureOptions options = feature_options(spec, num_threads);
+    const py::list texts = owned_texts(texts_in);  // keeps every item alive without the GIL
+    if (texts.size() == 0) throw py::value_error("empty batch");
+    std::vector<std::string_view> views;
+    views.reserve(texts.size());
+    for (py::handle t : texts) {
+      if (!PyUnicode_Check(t.ptr())) return py::none();
+      views.push_back(str_utf8(t));
+    }
+    std::vector<std::vector<uint32_t>> rows(views.size());
+    std::vector<Status> statuses(views.size());
+    FeatureArrays arrays;
+    Status st, pack_status;
+    bool declined = false;
+    {
+      py::gil_scoped_release release;
+      const std::vector<size_t> starts = task_starts(views);
+      st = parallel_for(starts.size() - 1, num_threads, [&](size_t task) {
+        HfEncodeOutput out;
+        for (size_t i = starts[task]; i < starts[task + 1]; ++i) {
+          statuses[i] = encoder_->Encode(views[i], false, false, &out);
+          if (!statuses[i].ok()) continue;
+          rows[i] = std::move(out.ids);
+          features::finish_single(options.single, options.truncation, &rows[i]);
+        }
+      });
+      bool failed = !st.ok();
+      for (const Status& s : statuses) {
+        declined |= s.code() == ErrorCode::kUnsupported;
+        failed |= !s.ok();
+      }
+      if (!failed) pack_status = arrays.Fill(rows, options);
+    }
+    raise_if_error(st);
+    for (const Status& s : statuses) {
+      if (s.code() != ErrorCode::kUnsupported) raise_if_error(s);
+    }
+    if (declined) return py::none();
+    raise_if_error(pack_status);
+    return arrays.ToDict();
   }
 
   py::list encode_word(const py::bytes& word) const {
@@ -177,6 +239,7 @@ class PyHfBpeEncoder {
 
  private:
   std::unique_ptr<HfBpeEncoder> encoder_;
+  std::unique_ptr<IntCache> id_ints_;
 };
 
 py::list split_deepseek(py::handle text) {
@@ -187,6 +250,23 @@ py::list split_deepseek(py::handle text) {
     split_deepseek_v3(reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size(), &ends);
   }
   return pieces_list(utf8, ends);
+}
+
+py::list split_hf(std::string_view kind_name, py::handle text) {
+  const HfPreTokenizer kind = pre_tokenizer_from_name(kind_name, "hf_split_pieces");
+  const std::string_view utf8 = str_utf8(text);
+  std::vector<uint32_t> ends;
+  {
+    py::gil_scoped_release release;
+    split_hf_pieces(kind, reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size(), &ends);
+  }
+  return pieces_list(utf8, ends);
+}
+
+py::object split_pattern_lexer(std::string_view pattern) {
+  HfPreTokenizer kind = HfPreTokenizer::kWhole;
+  if (!hf_split_pattern_lexer(pattern, &kind)) return py::none();
+  return py::str(hf_pre_tokenizer_name(kind));
 }
 
 }  // namespace
@@ -203,7 +283,8 @@ void bind_hf_bpe(py::module_& m) {
            "vocab: {token: id} in the ByteLevel alphabet; merges: 'a b' strings or (a, b) pairs (priority =\n"
            "index); added_tokens: (content, id, normalized, lstrip, rstrip) tuples, content already normalized\n"
            "for normalized tokens; pre_tokenizer: 'whole' (ByteLevel without regex), 'gpt2' (ByteLevel with its\n"
-           "regex) or 'deepseek_v3'; normalizer: '', 'NFC' or 'NFKC'; norm_simple: (code point, image)\n"
+           "regex), 'deepseek_v3', or a Split lexer name of hf_split_pattern_lexer ('llama3', 'qwen2',\n"
+           "'cl100k', 'o200k'); normalizer: '', 'NFC' or 'NFKC'; norm_simple: (code point, image)\n"
            "pairs the normalizer replaces independently of their neighbours (see hf_bpe.h).")
       .def("encode", &PyHfBpeEncoder::encode, py::arg("text"), py::arg("words") = false,
            "(ids, offsets) -- offsets as (start, end) character offsets -- plus word indices when words=True;\n"
@@ -224,6 +305,11 @@ void bind_hf_bpe(py::module_& m) {
           },
           py::arg("texts"), py::arg("num_threads") = 0,
           "encode_ids() of each text on the thread pool with the GIL released.")
+      .def("encode_batch_packed", &PyHfBpeEncoder::encode_batch_packed, py::arg("texts"), py::arg("num_threads"),
+           py::arg("spec"),
+           "Tokenize single sequences, add the post-processor's specials with HF truncation, and pack\n"
+           "(padded or varlen, per spec; see src/fastprep/features.py) with the GIL released once. Returns the\n"
+           "arrays as a dict, or None when an item is not a str or a text needs the normalizer.")
       .def("encode_word", &PyHfBpeEncoder::encode_word, py::arg("word"),
            "The BPE model alone on one pre-token given as raw bytes (for tests).")
       .def_property_readonly("vocab_size", &PyHfBpeEncoder::vocab_size)
@@ -234,6 +320,12 @@ void bind_hf_bpe(py::module_& m) {
       "hf_deepseek_split_patterns_match",
       [](const std::vector<std::string>& patterns) { return deepseek_split_patterns_match(patterns); },
       py::arg("patterns"), "Whether these Split regexes are exactly deepseek_v3.json's three.");
+  m.def("hf_split_pattern_lexer", &split_pattern_lexer, py::arg("pattern"),
+        "The HfBpeEncoder pre_tokenizer name ('gpt2', 'llama3', 'qwen2', 'cl100k', 'o200k') whose\n"
+        "hand-written lexer splits exactly as an HF Split with this regex, or None when the string is not\n"
+        "exactly one of those patterns.");
+  m.def("hf_split_pieces", &split_hf, py::arg("kind"), py::arg("text"),
+        "Pieces of text under the HfBpeEncoder pre-tokenizer `kind` (hand-written lexers), for tests.");
 }
 
 }  // namespace fastprep::bindings

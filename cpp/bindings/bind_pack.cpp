@@ -1,9 +1,12 @@
 // Python bindings for feature packing: turn the accepted input forms into id spans (reading NumPy
 // buffers in place), run the kernels of fastprep/pack.h without the GIL, and hand the output
 // buffers to NumPy without copying. Validation order and messages mirror _fallback/pack.py.
+// Also the array side of the encoders' one-call text -> model inputs (FeatureArrays, convert.h).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -18,7 +21,9 @@
 #include <sys/mman.h>
 #endif
 
+#include "convert.h"
 #include "errors.h"
+#include "fastprep/features.h"
 #include "fastprep/pack.h"
 
 namespace py = pybind11;
@@ -184,10 +189,11 @@ struct IdArray {
   bool unsigned64 = false;  // uint64 data: ids above 2**63-1 must be rejected before use
 };
 
-// The ids the user passed, as spans into NumPy buffers or into `owned`.
+// The ids the user passed, as spans into NumPy buffers or into `small` / `owned`.
 struct Batch {
   std::vector<IdSpan> spans;
-  std::vector<int64_t> owned;          // ids converted from Python lists
+  Buffer<int32_t> small;               // ids of Python lists that were all small ints
+  Buffer<int64_t> owned;               // ids of the other Python lists
   std::vector<py::object> keep_alive;  // arrays the spans point into
 };
 
@@ -284,16 +290,73 @@ int64_t python_id(PyObject* x, int64_t seq, int64_t pos) {
   return static_cast<int64_t>(v);
 }
 
+// The common case, read without calling into NumPy: an exact ndarray, 1-D, C-contiguous, whose
+// dtype is NumPy's own int32 or int64 descriptor (those singletons are native-endian). Anything
+// else answers false and takes id_array's general path.
+bool plain_id_vector(PyObject* obj, IdSpan* span) {
+  static PyTypeObject* const ndarray = py::detail::npy_api::get().PyArray_Type_;
+  static PyObject* const int32_descr = py::dtype::of<int32_t>().release().ptr();  // kept for the process
+  static PyObject* const int64_descr = py::dtype::of<int64_t>().release().ptr();
+  if (Py_TYPE(obj) != ndarray) return false;
+  const auto* proxy = py::detail::array_proxy(obj);
+  if (proxy->nd != 1 || (proxy->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
+  if (proxy->descr == int32_descr) {
+    span->width = IdWidth::k32;
+  } else if (proxy->descr == int64_descr) {
+    span->width = IdWidth::k64;
+  } else {
+    return false;
+  }
+  span->data = proxy->data;
+  span->length = static_cast<int64_t>(proxy->dimensions[0]);
+  return true;
+}
+
+// Converts items [0, n) while they are exact ints held in one internal digit (0 <= value < 2**30:
+// every realistic token id), reading the objects directly: lists of ids are read at a few ns per
+// id this way, several times faster than through PyLong_AsLongLongAndOverflow. Returns the index
+// of the first item that is not such an int (n when all are); that one takes python_id's general
+// conversion.
+Py_ssize_t convert_small_ints(PyObject* const* items, Py_ssize_t n, int32_t* out) {
+  PyTypeObject* const long_type = &PyLong_Type;
+  for (Py_ssize_t j = 0; j < n; ++j) {
+    PyObject* const x = items[j];
+    if (Py_TYPE(x) != long_type) return j;
+#if PY_VERSION_HEX >= 0x030C0000
+    auto* number = reinterpret_cast<PyLongObject*>(x);
+    if (!PyUnstable_Long_IsCompact(number)) return j;
+    const Py_ssize_t value = PyUnstable_Long_CompactValue(number);
+    if (value < 0) return j;
+    out[j] = static_cast<int32_t>(value);
+#else
+    const Py_ssize_t size = Py_SIZE(x);
+    if (size == 1) {
+      out[j] = static_cast<int32_t>(reinterpret_cast<PyLongObject*>(x)->ob_digit[0]);
+    } else if (size == 0) {
+      out[j] = 0;
+    } else {
+      return j;
+    }
+#endif
+  }
+  return n;
+}
+
 void parse_list(py::handle seqs, Batch* batch) {
   const Py_ssize_t n = PyList_GET_SIZE(seqs.ptr());
-  // Size the owned buffer exactly first, so spans into it never move.
-  size_t owned_total = 0;
+  batch->keep_alive.reserve(static_cast<size_t>(n));
+  // Lists of small ints (the usual case) land in `small`, sized for all lists up front; a list
+  // holding anything else is converted to int64 in `owned`. Spans are set at the end, once
+  // neither buffer moves any more.
+  size_t small_total = 0;
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* item = PyList_GET_ITEM(seqs.ptr(), i);
-    if (PyList_Check(item) || PyTuple_Check(item)) owned_total += static_cast<size_t>(Py_SIZE(item));
+    if (PyList_Check(item) || PyTuple_Check(item)) small_total += static_cast<size_t>(Py_SIZE(item));
   }
-  batch->owned.reserve(owned_total);
+  batch->small.resize(small_total);  // uninitialized; every used slot is written below
+  size_t small_used = 0;
   batch->spans.resize(static_cast<size_t>(n));
+  std::vector<std::pair<size_t, size_t>> small_ranges;  // (span index, start in small)
   std::vector<std::pair<size_t, size_t>> owned_ranges;  // (span index, start in owned)
   // __index__ and __array__ run Python code that could resize the lists being read: hold the
   // item, and re-read the item pointers (and check sizes) after any such call.
@@ -301,24 +364,38 @@ void parse_list(py::handle seqs, Batch* batch) {
     if (Py_SIZE(list.ptr()) != expected) raise(PyExc_RuntimeError, what + " changed size during conversion");
   };
   for (Py_ssize_t i = 0; i < n; ++i) {
-    const py::object item = py::reinterpret_borrow<py::object>(PyList_GET_ITEM(seqs.ptr(), i));
+    PyObject* const raw_item = PyList_GET_ITEM(seqs.ptr(), i);
+    if (plain_id_vector(raw_item, &batch->spans[i])) {
+      batch->keep_alive.push_back(py::reinterpret_borrow<py::object>(raw_item));
+      continue;
+    }
+    const py::object item = py::reinterpret_borrow<py::object>(raw_item);
     if (PyList_Check(item.ptr()) || PyTuple_Check(item.ptr())) {
       PyObject** elems = PySequence_Fast_ITEMS(item.ptr());
       const Py_ssize_t len = PySequence_Fast_GET_SIZE(item.ptr());
-      owned_ranges.emplace_back(static_cast<size_t>(i), batch->owned.size());
-      for (Py_ssize_t j = 0; j < len; ++j) {
-        PyObject* x = elems[j];
-        int overflow = 1;
-        const long long raw = PyLong_CheckExact(x) ? PyLong_AsLongLongAndOverflow(x, &overflow) : 0;
-        if (overflow == 0) {
-          batch->owned.push_back(static_cast<int64_t>(raw));
-        } else {  // slow path: anything but a small exact int
-          const py::object held = py::reinterpret_borrow<py::object>(x);  // x may leave the list meanwhile
-          batch->owned.push_back(python_id(held.ptr(), i, j));
-          check_unchanged(item, len, "sequence " + std::to_string(i));
-          check_unchanged(seqs, n, "seqs");
-          elems = PySequence_Fast_ITEMS(item.ptr());
-        }
+      const size_t start = small_used;
+      // Grows only when Python code run by an earlier conversion lengthened this list.
+      if (start + static_cast<size_t>(len) > batch->small.size()) batch->small.resize(start + static_cast<size_t>(len));
+      int32_t* const fast = batch->small.data() + start;
+      const Py_ssize_t converted = convert_small_ints(elems, len, fast);
+      if (converted == len) {
+        small_ranges.emplace_back(static_cast<size_t>(i), start);
+        small_used += static_cast<size_t>(len);
+        batch->spans[i] = IdSpan{nullptr, static_cast<int64_t>(len), IdWidth::k32};
+        continue;
+      }
+      const size_t wide_start = batch->owned.size();
+      batch->owned.resize(wide_start + static_cast<size_t>(len));
+      owned_ranges.emplace_back(static_cast<size_t>(i), wide_start);
+      int64_t* const out = batch->owned.data() + wide_start;
+      std::copy(fast, fast + converted, out);
+      for (Py_ssize_t j = converted; j < len; ++j) {
+        // Slow path: anything but a small non-negative exact int (may run Python code).
+        const py::object held = py::reinterpret_borrow<py::object>(elems[j]);  // it may leave the list meanwhile
+        out[j] = python_id(held.ptr(), i, j);
+        check_unchanged(item, len, "sequence " + std::to_string(i));
+        check_unchanged(seqs, n, "seqs");
+        elems = PySequence_Fast_ITEMS(item.ptr());
       }
       batch->spans[i] = IdSpan{nullptr, static_cast<int64_t>(len), IdWidth::k64};
     } else if (PyUnicode_Check(item.ptr()) || PyBytes_Check(item.ptr()) || PyByteArray_Check(item.ptr())) {
@@ -332,6 +409,7 @@ void parse_list(py::handle seqs, Batch* batch) {
       batch->keep_alive.push_back(std::move(ids.owner));
     }
   }
+  for (const auto& [span, start] : small_ranges) batch->spans[span].data = batch->small.data() + start;
   for (const auto& [span, start] : owned_ranges) batch->spans[span].data = batch->owned.data() + start;
 }
 
@@ -492,9 +570,158 @@ py::dict pack_bins(py::handle seqs, int64_t max_tokens, bool truncate, int64_t p
   return wide ? bins<int64_t>(batch, plan, max_tokens, pad_id) : bins<int32_t>(batch, plan, max_tokens, pad_id);
 }
 
+// ------------------------------------------------------------------ text -> model inputs
+
+// One entry of the options dict, converted; a missing or ill-typed entry is a clear error.
+template <typename T>
+T spec_item(const py::dict& spec, const char* key) {
+  PyObject* value = PyDict_GetItemString(spec.ptr(), key);  // borrowed
+  if (value == nullptr) raise(PyExc_ValueError, std::string("packing options: '") + key + "' is missing");
+  try {
+    return py::reinterpret_borrow<py::object>(value).cast<T>();
+  } catch (const py::cast_error&) {
+    raise(PyExc_TypeError, std::string("packing options: '") + key + "' has the wrong type (" +
+                               type_name(value) + ")");
+  }
+}
+
+void check_type_ids(const std::vector<uint32_t>& type_ids) {
+  for (uint32_t t : type_ids) {
+    if (t > 0x7FFFFFFFu) raise(PyExc_ValueError, "token type id " + std::to_string(t) + " does not fit in int32");
+  }
+}
+
 }  // namespace
 
+FeatureOptions feature_options(const py::dict& spec, size_t num_threads) {
+  FeatureOptions o;
+  o.single.prefix = spec_item<std::vector<uint32_t>>(spec, "prefix");
+  o.single.suffix = spec_item<std::vector<uint32_t>>(spec, "suffix");
+  o.single.prefix_type_ids = spec_item<std::vector<uint32_t>>(spec, "prefix_type_ids");
+  o.single.suffix_type_ids = spec_item<std::vector<uint32_t>>(spec, "suffix_type_ids");
+  o.single.sequence_type_id = spec_item<uint32_t>(spec, "sequence_type_id");
+  check_type_ids(o.single.prefix_type_ids);
+  check_type_ids(o.single.suffix_type_ids);
+  check_type_ids({o.single.sequence_type_id});
+  o.truncation.max_length = spec_item<int64_t>(spec, "max_length");
+  o.truncation.side = spec_item<bool>(spec, "truncate_left") ? pack::Side::kLeft : pack::Side::kRight;
+  o.varlen = spec_item<bool>(spec, "varlen");
+  o.wide = spec_item<bool>(spec, "wide");
+  o.padded.pad_id = spec_item<int64_t>(spec, "pad_id");
+  o.padded.pad_side = spec_item<bool>(spec, "pad_left") ? pack::Side::kLeft : pack::Side::kRight;
+  o.padded.pad_to_multiple_of = spec_item<int64_t>(spec, "pad_to_multiple_of");
+  o.padded.min_width = spec_item<int64_t>(spec, "min_width");
+  o.padded.max_threads = num_threads;
+  o.type_ids = spec_item<bool>(spec, "type_ids");
+  o.pad_type_id = spec_item<int64_t>(spec, "pad_type_id");
+  if (o.pad_type_id < 0 || o.pad_type_id > 0x7FFFFFFF) {
+    raise(PyExc_ValueError, "pad_type_id must be in [0, 2**31-1], got " + std::to_string(o.pad_type_id));
+  }
+  raise_if_error(features::check_single(o.single, o.truncation));
+  return o;
+}
+
+template <typename Out>
+struct FeatureBuffers {
+  std::unique_ptr<Buffer<Out>> ids, mask, positions, type_ids;
+};
+
+struct FeatureArrays::Impl {
+  bool varlen = false;
+  bool wide = false;
+  int64_t batch = 0;
+  int64_t width = 0;       // padded
+  int64_t total = 0;       // varlen
+  int64_t max_seqlen = 0;  // varlen
+  FeatureBuffers<int32_t> narrow;
+  FeatureBuffers<int64_t> wide_buffers;
+  std::unique_ptr<Buffer<int32_t>> cu_seqlens;
+
+  template <typename Out>
+  FeatureBuffers<Out>& buffers() {
+    if constexpr (sizeof(Out) == 4) {
+      return narrow;
+    } else {
+      return wide_buffers;
+    }
+  }
+
+  template <typename Out>
+  Status Fill(const std::vector<IdSpan>& spans, const FeatureOptions& o) {
+    FeatureBuffers<Out>& a = buffers<Out>();
+    if (varlen) {
+      pack::VarlenOptions options;
+      options.max_threads = o.padded.max_threads;
+      if (Status s = pack::varlen_sizes(spans.data(), batch, options, &total, &max_seqlen); !s.ok()) return s;
+      a.ids = new_buffer<Out>(total);
+      a.positions = new_buffer<Out>(total);
+      cu_seqlens = new_buffer<int32_t>(batch + 1);
+      Status s = pack::fill_varlen<Out>(spans.data(), batch, options, a.ids->data(), cu_seqlens->data(),
+                                        a.positions->data());
+      if (!s.ok()) return s;
+      if (o.type_ids) {
+        a.type_ids = new_buffer<Out>(total);
+        features::fill_type_ids_varlen<Out>(o.single, spans.data(), batch, cu_seqlens->data(), a.type_ids->data());
+      }
+      return Status::Ok();
+    }
+    if (Status s = pack::padded_width(spans.data(), batch, o.padded, &width); !s.ok()) return s;
+    a.ids = new_buffer<Out>(batch * width);
+    a.mask = new_buffer<Out>(batch * width);
+    a.positions = new_buffer<Out>(batch * width);
+    Status s = pack::fill_padded<Out>(spans.data(), batch, o.padded, width, a.ids->data(), a.mask->data(),
+                                      a.positions->data());
+    if (!s.ok()) return s;
+    if (o.type_ids) {
+      a.type_ids = new_buffer<Out>(batch * width);
+      features::fill_type_ids_padded<Out>(o.single, spans.data(), batch, width, o.padded.pad_side, o.pad_type_id,
+                                          a.type_ids->data());
+    }
+    return Status::Ok();
+  }
+
+  template <typename Out>
+  py::dict ToDict() {
+    FeatureBuffers<Out>& a = buffers<Out>();
+    py::dict out;
+    if (varlen) {
+      out["input_ids"] = to_numpy(std::move(a.ids), {total});
+      out["cu_seqlens"] = to_numpy(std::move(cu_seqlens), {batch + 1});
+      out["position_ids"] = to_numpy(std::move(a.positions), {total});
+      out["max_seqlen"] = py::int_(max_seqlen);
+      if (a.type_ids) out["token_type_ids"] = to_numpy(std::move(a.type_ids), {total});
+    } else {
+      out["input_ids"] = to_numpy(std::move(a.ids), {batch, width});
+      out["attention_mask"] = to_numpy(std::move(a.mask), {batch, width});
+      out["position_ids"] = to_numpy(std::move(a.positions), {batch, width});
+      if (a.type_ids) out["token_type_ids"] = to_numpy(std::move(a.type_ids), {batch, width});
+    }
+    return out;
+  }
+};
+
+FeatureArrays::FeatureArrays() : impl_(std::make_unique<Impl>()) {}
+FeatureArrays::~FeatureArrays() = default;
+
+Status FeatureArrays::Fill(const std::vector<std::vector<uint32_t>>& rows, const FeatureOptions& options) {
+  std::vector<IdSpan> spans(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    spans[i] = IdSpan{rows[i].data(), static_cast<int64_t>(rows[i].size()), IdWidth::k32};
+  }
+  impl_->varlen = options.varlen;
+  impl_->wide = options.wide;
+  impl_->batch = static_cast<int64_t>(rows.size());
+  try {
+    return options.wide ? impl_->Fill<int64_t>(spans, options) : impl_->Fill<int32_t>(spans, options);
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kLimitExceeded, "out of memory for the packed arrays");
+  }
+}
+
+py::dict FeatureArrays::ToDict() { return impl_->wide ? impl_->ToDict<int64_t>() : impl_->ToDict<int32_t>(); }
+
 void bind_pack(py::module_& m) {
+  m.attr("pack_kernel") = py::str(pack::kernel_name());
   m.def("pack_padded", &pack_padded, py::arg("seqs"), py::arg("pad_id"), py::arg("pad_left"), py::arg("max_length"),
         py::arg("truncate_left"), py::arg("pad_to_multiple_of"), py::arg("wide"),
         "Native kernel of fastprep.pack_padded (arguments already normalized by fastprep.pack): "

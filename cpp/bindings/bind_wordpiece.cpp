@@ -106,6 +106,22 @@ class PyBertEncoder {
     return out;
   }
 
+  // Tokenize, post-process (template + HF truncation) and pack a batch of single sequences in one
+  // call, with the GIL released once. None (nothing computed) when an item is not a str, so the
+  // caller can take its general path.
+  py::object encode_batch_packed(const py::sequence& texts, size_t num_threads, const py::dict& spec) const {
+    const FeatureOptions options = feature_options(spec, num_threads);
+    const py::list owned = owned_texts(texts);
+    if (owned.empty()) throw py::value_error("empty batch");
+    for (py::handle t : owned) {
+      if (!PyUnicode_Check(t.ptr())) return py::none();
+    }
+    std::vector<std::vector<uint32_t>> ids;
+    FeatureArrays arrays;
+    run_batch(owned, num_threads, &ids, nullptr, &options, &arrays);
+    return arrays.ToDict();
+  }
+
   uint32_t token_to_id(const std::string& token) const {
     uint32_t id = enc_->model().TokenToId(token);
     if (id == kNoToken) throw py::key_error(token);
@@ -115,8 +131,11 @@ class PyBertEncoder {
   size_t vocab_size() const { return enc_->model().vocab_size(); }
 
  private:
+  // Encodes texts on the pool with the GIL released. With `features`, each row is also finished
+  // (features::finish_single) and the batch packed into *arrays within that same release.
   void run_batch(const py::sequence& texts, size_t num_threads, std::vector<std::vector<uint32_t>>* ids,
-                 std::vector<std::vector<uint32_t>>* offsets) const {
+                 std::vector<std::vector<uint32_t>>* offsets, const FeatureOptions* features = nullptr,
+                 FeatureArrays* arrays = nullptr) const {
     const py::list owned = owned_texts(texts);  // keeps every item alive while the GIL is released
     std::vector<std::string_view> views;
     views.reserve(owned.size());
@@ -136,7 +155,7 @@ class PyBertEncoder {
     }
     if (bounds.back() != n) bounds.push_back(n);
     std::vector<Status> statuses(bounds.size() > 0 ? bounds.size() - 1 : 0);
-    Status pool_status;
+    Status pool_status, pack_status;
     {
       py::gil_scoped_release release;
       pool_status = parallel_for(statuses.size(), num_threads, [&](size_t task) {
@@ -146,11 +165,16 @@ class PyBertEncoder {
             statuses[task] = Status(st.code(), st.message() + " (text " + std::to_string(i) + ")");
             return;
           }
+          if (features != nullptr) features::finish_single(features->single, features->truncation, &(*ids)[i]);
         }
       });
+      const bool encoded = pool_status.ok() &&
+                           std::all_of(statuses.begin(), statuses.end(), [](const Status& st) { return st.ok(); });
+      if (features != nullptr && encoded) pack_status = arrays->Fill(*ids, *features);
     }
     raise_if_error(pool_status);
     for (const Status& st : statuses) raise_if_error(st);
+    raise_if_error(pack_status);
   }
 
   std::shared_ptr<const BertEncoder> enc_;
@@ -181,6 +205,11 @@ void bind_wordpiece(py::module_& m) {
            "released.")
       .def("encode_ids_batch", &PyBertEncoder::encode_ids_batch, py::arg("texts"),
            py::arg("num_threads") = 0, "[ids, ...] for texts on the native thread pool.")
+      .def("encode_batch_packed", &PyBertEncoder::encode_batch_packed, py::arg("texts"), py::arg("num_threads"),
+           py::arg("spec"),
+           "Tokenize single sequences, add the post-processor's specials with HF truncation, and pack "
+           "(padded or varlen, per spec; see src/fastprep/features.py) with the GIL released once. Returns "
+           "the arrays as a dict, or None when an item is not a str.")
       .def("token_to_id", &PyBertEncoder::token_to_id, py::arg("token"),
            "Id of a vocabulary token (KeyError if absent).")
       .def_property_readonly("vocab_size", &PyBertEncoder::vocab_size);

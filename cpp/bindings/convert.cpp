@@ -71,7 +71,17 @@ const IntCache& offset_ints() {
 py::list ids_list(const uint32_t* ids, size_t n, const IntCache* ints) {
   PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
   if (list == nullptr) throw py::error_already_set();
+  // The cached int objects of a large vocabulary span several MiB and ids land on them at
+  // random, so nearly every item would miss the cache on its reference count: prefetch ahead.
+  constexpr size_t kAhead1 = 32, kAhead2 = 12;
+  if (ints != nullptr) {
+    for (size_t i = 0; i < n && i < kAhead1; ++i) ints->Prefetch1(ids[i]);
+  }
   for (size_t i = 0; i < n; ++i) {
+    if (ints != nullptr) {
+      if (i + kAhead1 < n) ints->Prefetch1(ids[i + kAhead1]);
+      if (i + kAhead2 < n) ints->Prefetch2(ids[i + kAhead2]);
+    }
     PyObject* item = ints != nullptr ? ints->get(ids[i]) : PyLong_FromUnsignedLong(ids[i]);
     if (item == nullptr) {
       Py_DECREF(list);

@@ -1,11 +1,17 @@
 // Conversions shared by every binding: Python text to UTF-8 views, id vectors to Python lists
-// (through a cache of prebuilt ints), offsets to tuples. All of these need the GIL.
+// (through a cache of prebuilt ints), offsets to tuples, tokenized rows to model-input arrays.
+// All of these need the GIL, except FeatureArrays::Fill.
 #pragma once
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
+
+#include "fastprep/features.h"
+#include "fastprep/pack.h"
+#include "fastprep/status.h"
 
 namespace fastprep::bindings {
 
@@ -29,6 +35,15 @@ class IntCache {
   explicit IntCache(size_t n);
   PyObject* get(uint32_t v) const;  // new reference
   size_t size() const { return objects_.size(); }
+  // Brings v's object toward the cache (for writing its reference count); in two stages, since
+  // the object's address is itself a load: Prefetch1 for ids a few dozen items ahead, Prefetch2
+  // for those a dozen ahead.
+  void Prefetch1(uint32_t v) const {
+    if (v < objects_.size()) __builtin_prefetch(&objects_[v]);
+  }
+  void Prefetch2(uint32_t v) const {
+    if (v < objects_.size()) __builtin_prefetch(objects_[v].ptr(), 1);
+  }
 
  private:
   std::vector<pybind11::object> objects_;
@@ -45,5 +60,40 @@ inline pybind11::list ids_list(const std::vector<uint32_t>& ids, const IntCache*
 pybind11::list offsets_list(const std::vector<uint32_t>& flat);
 // The pieces of utf8 ending at each of `ends` (piece i starts where piece i-1 ended), as str.
 pybind11::list pieces_list(std::string_view utf8, const std::vector<uint32_t>& ends);
+
+// ---- Text to model inputs in one call (the encoders' encode_batch_packed) ----
+
+// How tokenized single sequences become arrays: the post-processor template and HF truncation
+// (applied per row by the encoder, features::finish_single), then padded or varlen packing.
+struct FeatureOptions {
+  features::SingleTemplate single;
+  features::Truncation truncation;
+  bool varlen = false;
+  bool wide = true;              // int64 outputs (else int32)
+  pack::PaddedOptions padded;    // pad_id, pad_side, pad_to_multiple_of, min_width, max_threads
+  bool type_ids = false;         // also return token_type_ids
+  int64_t pad_type_id = 0;
+};
+
+// Reads the options dict that src/fastprep/features.py builds (keys listed in its
+// _packed_spec); raises ValueError/TypeError for a missing or ill-typed entry. Checks the template
+// against the truncation (features::check_single).
+FeatureOptions feature_options(const pybind11::dict& spec, size_t num_threads);
+
+// The arrays of one batch (defined in bind_pack.cpp, beside the output allocator): Fill packs
+// finished rows without needing the GIL; ToDict hands the buffers to NumPy without copying.
+class FeatureArrays {
+ public:
+  FeatureArrays();
+  ~FeatureArrays();
+  FeatureArrays(const FeatureArrays&) = delete;
+  FeatureArrays& operator=(const FeatureArrays&) = delete;
+  Status Fill(const std::vector<std::vector<uint32_t>>& rows, const FeatureOptions& options);
+  pybind11::dict ToDict();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace fastprep::bindings

@@ -1,5 +1,6 @@
 // HF tokenizer.json byte-level BPE: added-token split, pre-tokenizers (GPT-2 regex, deepseek_v3's
-// three Split regexes), merges-based BPE on raw bytes, and HF's character offsets.
+// three Split regexes, single Split regexes with a hand-written lexer), merges-based BPE on raw
+// bytes, and HF's character offsets.
 //
 // Semantics follow src/fastprep/_fallback/hf/ (the readable specification):
 // - BPE: the pair with the lowest merge index merges first, ties go to the leftmost pair, a pair
@@ -7,9 +8,12 @@
 //   merge's result id fixes the bytes it spans, so a stale entry can never pass the check).
 // - A whole pre-token that is a vocabulary token is emitted directly only when BPE would produce
 //   that token anyway (checked once per token at load), or always under ignore_merges.
-// - Speed, none of it visible in the output: merges are looked up by (left id, right id) in a
-//   compact table behind a Bloom filter, two-byte pairs in a direct table, words up to 255 bytes
-//   merge with a vectorised min scan, and a per-thread cache remembers recent multi-token words.
+// - Speed, none of it visible in the output: whole pieces are looked up in a packed-prefix token
+//   table holding only the tokens BPE reproduces (one cache line per piece); merges are looked
+//   up by (left id, right id) in a compact table behind a Bloom filter, two-byte pairs in a
+//   direct table; words up to 255 bytes merge with a vectorised min scan, starting from
+//   three-byte characters merged alone where a load-time check proves the order unchanged; a
+//   per-thread cache remembers recent multi-token words; the large tables sit on huge pages.
 // - Added tokens: non-normalized ones are found leftmost-longest on the raw text, normalized ones
 //   on each remaining piece after the normalizer; lstrip/rstrip widen a match over White_Space.
 #include "fastprep/hf_bpe.h"
@@ -17,10 +21,22 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <new>
 #include <unordered_map>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fastprep/normalize.h"
 #include "fastprep/pretokenize.h"
@@ -100,6 +116,38 @@ inline uint64_t load_u64(const uint8_t* p) {
   return v;
 }
 
+// Little-endian loads: the packed prefixes below must give every byte string of one length its
+// own value, which depends on the byte order.
+inline uint64_t load_le64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+inline uint32_t load_le32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+// The first min(n, 8) bytes of p[0, n) (n >= 1) as a little-endian integer, zero-padded; reads
+// only p[0, n).
+inline uint64_t load_prefix(const uint8_t* p, size_t n) {
+  if (n >= 8) return load_le64(p);
+  if (n >= 4) {  // two overlapping loads: the overlap ORs equal bytes onto each other
+    return load_le32(p) | (uint64_t{load_le32(p + n - 4)} << (8 * (n - 4)));
+  }
+  // n 1..3: p[0], p[n / 2] and p[n - 1] cover every position; mask off the repeats.
+  const uint64_t v = uint64_t{p[0]} | (uint64_t{p[n >> 1]} << 8) | (uint64_t{p[n - 1]} << 16);
+  return v & ((uint64_t{1} << (8 * n)) - 1);
+}
+
 inline uint64_t mix64(uint64_t x) {
   x ^= x >> 32;
   x *= 0xD6E8FEB86659FD93ULL;
@@ -107,23 +155,78 @@ inline uint64_t mix64(uint64_t x) {
   return x;
 }
 
-uint64_t hash_bytes(const uint8_t* p, size_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) h = mix64(h ^ load_u64(p + i)) * 0x9E3779B97F4A7C15ULL;
-  uint64_t tail = 0;
-  if (n >= 8) {
-    if (i < n) tail = load_u64(p + n - 8);  // the last 8 bytes, overlapping the ones hashed above
-  } else if (n >= 4) {
-    uint32_t lo, hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    tail = (static_cast<uint64_t>(hi) << 32) | lo;
-  } else {
-    for (size_t k = 0; k < n; ++k) tail |= static_cast<uint64_t>(p[k]) << (8 * k);
-  }
-  return mix64(h ^ tail ^ 0xA0761D6478BD642FULL);
+constexpr uint64_t kHashMul = 0x9E3779B97F4A7C15ULL;
+
+inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+// Hash of p[0, n) given its packed prefix; the top bits are the well-mixed ones (table indices
+// and the piece cache take them). Pieces of up to 8 bytes, nearly all of them, cost a multiply.
+inline uint64_t hash_piece(const uint8_t* p, size_t n, uint64_t prefix) {
+  if (n <= 8) return (prefix + n) * kHashMul;
+  uint64_t h = prefix * kHashMul;
+  size_t i = 8;
+  for (; i + 8 < n; i += 8) h = (rotl64(h, 29) ^ load_u64(p + i)) * kHashMul;
+  h = (rotl64(h, 29) ^ load_u64(p + n - 8)) * kHashMul;
+  return (h ^ n) * kHashMul;
 }
+
+// A fixed-size array for the large lookup tables (token and pair slots: several MiB probed at
+// random, so with 4 KiB pages nearly every probe also misses the TLB). On Linux an array of
+// 2 MiB or more is 2 MiB-aligned and advised into transparent huge pages (a hint: failure just
+// means small pages). The same idea as TableArray in bpe.cpp, kept apart so the two encoders
+// can change independently.
+template <class T>
+class BigArray {
+ public:
+  BigArray() = default;
+  BigArray(const BigArray&) = delete;
+  BigArray& operator=(const BigArray&) = delete;
+  ~BigArray() { release(data_); }
+  // May throw std::bad_alloc.
+  void assign(size_t n, const T& value) {
+    release(data_);
+    data_ = nullptr;
+    size_ = 0;
+    constexpr size_t kHuge = size_t{2} << 20;
+    size_t bytes = std::max<size_t>(n * sizeof(T), 64);
+    void* p = nullptr;
+    if (bytes >= kHuge) {
+      bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
+      p = allocate(kHuge, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+      if (p) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    } else {
+      p = allocate(64, (bytes + 63) & ~size_t{63});
+    }
+    if (!p) throw std::bad_alloc();
+    data_ = static_cast<T*>(p);
+    size_ = n;
+    std::fill(data_, data_ + n, value);
+  }
+  const T* data() const { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  size_t size() const { return size_; }
+
+ private:
+  static void* allocate(size_t align, size_t bytes) {
+#if defined(_WIN32)
+    return _aligned_malloc(bytes, align);
+#else
+    return std::aligned_alloc(align, bytes);
+#endif
+  }
+  static void release(void* p) {
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
+  }
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // Open-addressing map from a 64-bit key (never ~0) to a 64-bit value; linear probing.
 class U64Map {
@@ -176,7 +279,8 @@ class PairTable {
   static constexpr int kIdBits = 21;  // ids and merge indices below 2^21 - 1
   static constexpr uint32_t kMaxValue = (uint32_t{1} << kIdBits) - 2;
 
-  // entries: (left, right, merge index), keys distinct, every value <= kMaxValue.
+  // entries: (left, right, merge index), keys distinct, every value <= kMaxValue. May throw
+  // std::bad_alloc.
   void build(const std::vector<std::array<uint32_t, 3>>& entries) {
     size_t cap = 16;
     int bits = 4;
@@ -242,66 +346,95 @@ class PairTable {
       if (s == kEmpty) return kNoRank;
     }
   }
-  std::vector<uint64_t> slots_{kEmpty, kEmpty};
+  BigArray<uint64_t> slots_;
   std::vector<uint64_t> bloom_{0, 0};
   uint64_t mask_ = 1;
   int shift_ = 63;
   int bloom_shift_ = 63;
 };
 
-// Raw token bytes -> id (whole-word lookups).
-class BytesMap {
+// Raw token bytes -> id, for whole-piece lookups. Nearly every piece and token is <= 8 bytes, so
+// a 16-byte slot holds the first 8 bytes packed into an integer plus the length: a short piece
+// is found with one multiply and one slot compare, touching one cache line (a separate hash or
+// a compare against token bytes stored elsewhere would cost a second cache miss per piece).
+// Longer tokens keep their first 8 bytes in the slot too; the rest is compared against a blob.
+// Load factor <= 0.5; a later duplicate of the same bytes wins, as in a JSON object.
+class TokenTable {
  public:
+  // May throw std::bad_alloc.
   void build(const std::vector<std::pair<std::string, uint32_t>>& entries) {
     size_t cap = 16;
-    while (cap < entries.size() * 2) cap <<= 1;
-    slots_.assign(cap, Slot{0, kNoId, 0, 0});
+    int bits = 4;
+    while (cap < entries.size() * 2) {
+      cap <<= 1;
+      ++bits;
+    }
+    slots_.assign(cap, Slot{0, 0, 0});
+    tail_.assign(cap, 0);
     mask_ = cap - 1;
+    shift_ = 64 - bits;
     blob_.clear();
+    max_length_ = 0;
     for (const auto& [bytes, id] : entries) {
+      if (bytes.empty()) continue;
       const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-      const uint64_t h = hash_bytes(p, bytes.size());
-      size_t i = h & mask_;
-      while (slots_[i].id != kNoId && !same(slots_[i], h, p, bytes.size())) i = (i + 1) & mask_;
-      if (slots_[i].id == kNoId) {
-        slots_[i].hash = h;
-        slots_[i].offset = static_cast<uint32_t>(blob_.size());
-        slots_[i].length = static_cast<uint32_t>(bytes.size());
+      const size_t n = bytes.size();
+      const uint64_t prefix = load_prefix(p, n);
+      size_t i = static_cast<size_t>(hash_piece(p, n, prefix) >> shift_);
+      while (slots_[i].len != 0 && !same(i, prefix, p, n)) i = (i + 1) & mask_;
+      if (slots_[i].len == 0) {
+        slots_[i].prefix = prefix;
+        slots_[i].len = static_cast<uint32_t>(n);
+        tail_[i] = static_cast<uint32_t>(blob_.size());
         blob_.append(bytes);
       }
-      slots_[i].id = id;  // a later duplicate wins, as in a JSON object
-      max_length_ = std::max(max_length_, bytes.size());
+      slots_[i].id = id;
+      max_length_ = std::max(max_length_, n);
     }
   }
-  // *hash gets hash_bytes(p, n) (computed anyway unless n is longer than every token).
-  inline uint32_t find(const uint8_t* p, size_t n, uint64_t* hash = nullptr) const {
-    if (n > max_length_ || slots_.empty()) {
-      if (hash) *hash = hash_bytes(p, n);
-      return kNoId;
+  // Id of the token p[0, n) (n >= 1), kNoId if none; *hash gets hash_piece of the piece either
+  // way (the piece cache is keyed by it).
+  inline uint32_t find(const uint8_t* p, size_t n, uint64_t* hash) const {
+    const uint64_t prefix = load_prefix(p, n);
+    *hash = hash_piece(p, n, prefix);
+    return find(p, n, prefix, *hash);
+  }
+  // The same given load_prefix(p, n) and hash_piece(p, n, prefix).
+  inline uint32_t find(const uint8_t* p, size_t n, uint64_t prefix, uint64_t h) const {
+    if (n > max_length_) return kNoId;
+    size_t i = static_cast<size_t>(h >> shift_);
+    const Slot* slots = slots_.data();
+    if (n <= 8) {
+      for (;; i = (i + 1) & mask_) {
+        const Slot& s = slots[i];
+        if (s.prefix == prefix && s.len == n) return s.id;
+        if (s.len == 0) return kNoId;
+      }
     }
-    const uint64_t h = hash_bytes(p, n);
-    if (hash) *hash = h;
-    size_t i = h & mask_;
-    while (slots_[i].id != kNoId) {
-      if (same(slots_[i], h, p, n)) return slots_[i].id;
-      i = (i + 1) & mask_;
+    for (;; i = (i + 1) & mask_) {
+      const Slot& s = slots[i];
+      if (s.prefix == prefix && s.len == n && std::memcmp(blob_.data() + tail_[i] + 8, p + 8, n - 8) == 0) {
+        return s.id;
+      }
+      if (s.len == 0) return kNoId;
     }
-    return kNoId;
   }
 
  private:
   struct Slot {
-    uint64_t hash;
+    uint64_t prefix;
+    uint32_t len;  // 0 = empty
     uint32_t id;
-    uint32_t offset;
-    uint32_t length;
   };
-  bool same(const Slot& s, uint64_t h, const uint8_t* p, size_t n) const {
-    return s.hash == h && s.length == n && std::memcmp(blob_.data() + s.offset, p, n) == 0;
+  bool same(size_t i, uint64_t prefix, const uint8_t* p, size_t n) const {
+    const Slot& s = slots_[i];
+    return s.prefix == prefix && s.len == n && (n <= 8 || std::memcmp(blob_.data() + tail_[i], p, n) == 0);
   }
-  std::vector<Slot> slots_;
+  BigArray<Slot> slots_;
+  std::vector<uint32_t> tail_;  // by slot: offset of the token's bytes in blob_
   std::string blob_;
   size_t mask_ = 0;
+  int shift_ = 64;
   size_t max_length_ = 0;
 };
 
@@ -328,9 +461,33 @@ class AddedMatcher {
     edges_.reserve(edges_map_.size() + 1);
     for (const auto& [k, v] : edges_map_) edges_.put(k, v);
     edges_map_.clear();
+    n_firsts_ = 0;
+    for (int b = 0; b < 256; ++b) {
+      if (!first_[b]) continue;
+      if (n_firsts_ < 4) firsts_[n_firsts_] = static_cast<uint8_t>(b);
+      ++n_firsts_;
+    }
+    for (int k = n_firsts_; k < 4; ++k) firsts_[k] = firsts_[0];  // repeats compare harmlessly
   }
   // The first position >= pos (or n) whose byte starts some pattern.
   inline size_t next_candidate(const uint8_t* s, size_t n, size_t pos) const {
+#if defined(__SSE2__)
+    // Few distinct first bytes (deepseek_v3's 1283 tokens start with '<' or 0xEF): compare 16
+    // bytes at a time with each, instead of a table lookup per byte.
+    if (n_firsts_ >= 1 && n_firsts_ <= 4) {
+      const __m128i t0 = _mm_set1_epi8(static_cast<char>(firsts_[0]));
+      const __m128i t1 = _mm_set1_epi8(static_cast<char>(firsts_[1]));
+      const __m128i t2 = _mm_set1_epi8(static_cast<char>(firsts_[2]));
+      const __m128i t3 = _mm_set1_epi8(static_cast<char>(firsts_[3]));
+      for (; pos + 16 <= n; pos += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + pos));
+        const __m128i eq = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
+                                        _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3)));
+        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(eq));
+        if (mask != 0) return pos + static_cast<size_t>(__builtin_ctz(mask));
+      }
+    }
+#endif
     for (; pos + 8 <= n; pos += 8) {
       if (first_[s[pos]] | first_[s[pos + 1]] | first_[s[pos + 2]] | first_[s[pos + 3]] | first_[s[pos + 4]] |
           first_[s[pos + 5]] | first_[s[pos + 6]] | first_[s[pos + 7]]) {
@@ -363,6 +520,8 @@ class AddedMatcher {
   std::unordered_map<uint64_t, uint32_t> edges_map_;
   U64Map edges_;
   bool first_[256] = {};
+  uint8_t firsts_[4] = {};  // the distinct first bytes when there are at most 4 (n_firsts_)
+  int n_firsts_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -458,12 +617,15 @@ inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len) {
 }
 
 inline size_t ds_skip(const uint8_t* s, size_t n, size_t i, uint8_t mask) {
-  while (i < n) {
+  for (;;) {
+    for (; i < n && s[i] < 0x80; ++i) {  // ASCII runs (most words, spaces) without decoding
+      if (!(kDs.ascii[s[i]] & mask)) return i;
+    }
+    if (i >= n) return i;
     size_t len;
-    if (!(ds_class(s, i, &len) & mask)) break;
+    if (!(kDs.by_properties[unicode_properties(decode_utf8(s + i, &len))] & mask)) return i;
     i += len;
   }
-  return i;
 }
 
 inline bool ds_cjk(uint32_t cp) {
@@ -515,7 +677,8 @@ size_t ds_match3(const uint8_t* s, size_t n, size_t pos) {
 }
 
 // Pattern 3 over [a, e): matches and the gaps between them, each a piece.
-void ds_lex3(const uint8_t* s, size_t a, size_t e, std::vector<uint32_t>* ends) {
+// Writes the piece ends through out (room for e - a) and returns the new cursor.
+uint32_t* ds_lex3(const uint8_t* s, size_t a, size_t e, uint32_t* out) {
   // The lexer sees only the piece: a lookahead at its end sees the end of input.
   const uint8_t* base = s + a;
   const size_t n = e - a;
@@ -524,16 +687,17 @@ void ds_lex3(const uint8_t* s, size_t a, size_t e, std::vector<uint32_t>* ends) 
   while (pos < n) {
     const size_t m = ds_match3(base, n, pos);
     if (m) {
-      if (gap) ends->push_back(static_cast<uint32_t>(a + pos));
+      if (gap) *out++ = static_cast<uint32_t>(a + pos);
       gap = false;
-      ends->push_back(static_cast<uint32_t>(a + m));
+      *out++ = static_cast<uint32_t>(a + m);
       pos = m;
     } else {
       gap = true;
       pos += utf8_length(base[pos]);
     }
   }
-  if (gap) ends->push_back(static_cast<uint32_t>(e));
+  if (gap) *out++ = static_cast<uint32_t>(e);
+  return out;
 }
 
 }  // namespace
@@ -544,6 +708,12 @@ bool deepseek_split_patterns_match(const std::vector<std::string>& patterns) {
 }
 
 void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  // At most one piece per byte: ends go through a cursor (no capacity check per piece) and the
+  // vector is trimmed at the end.
+  const size_t base = ends->size();
+  ends->resize(base + n);
+  uint32_t* const first = ends->data() + base;
+  uint32_t* out = first;
   size_t pos = 0;
   while (pos < n) {
     size_t len;
@@ -556,19 +726,32 @@ void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) 
         size_t l;
         if (!(ds_class(s, i, &l) & kDsNumber)) break;
         if (count == 3) {
-          ends->push_back(static_cast<uint32_t>(i));
+          *out++ = static_cast<uint32_t>(i);
           count = 0;
         }
         i += l;
         ++count;
       }
-      ends->push_back(static_cast<uint32_t>(i));
+      *out++ = static_cast<uint32_t>(i);
       pos = i;
       continue;
     }
     const bool cjk = ds_cjk(cp);
     size_t i = pos + len;
     if (!cjk) {  // ASCII other than digits continues a non-CJK run
+#if defined(__SSE2__)
+      // 16 bytes at a time: stop at a byte >= 0x80 or a digit ('0'..'9' + 0x50 = -128..-119).
+      const __m128i shift = _mm_set1_epi8(0x50), limit = _mm_set1_epi8(-118);
+      for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        const unsigned stop = static_cast<unsigned>(
+            _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, shift), limit)));
+        if (stop != 0) {
+          i += static_cast<size_t>(__builtin_ctz(stop));
+          break;
+        }
+      }
+#endif
       while (i < n && s[i] < 0x80 && !(s[i] >= '0' && s[i] <= '9')) ++i;
     } else {  // the CJK ranges are 3-byte characters, none of them \p{N}
       while (i + 3 <= n && (s[i] & 0xF0) == 0xE0 &&
@@ -583,8 +766,90 @@ void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) 
       if ((c2 & kDsNumber) || ds_cjk(cp2) != cjk) break;
       i += l;
     }
-    ds_lex3(s, pos, i, ends);
+    out = ds_lex3(s, pos, i, out);
     pos = i;
+  }
+  ends->resize(base + static_cast<size_t>(out - first));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single Split regexes with a hand-written lexer (see hf_split_pattern_lexer in the header).
+
+namespace {
+
+constexpr std::string_view kQwen2Pattern =
+    R"PAT((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)PAT";
+
+// The lexer of a kind that splits with one; nullptr for kWhole and kDeepseekV3.
+NextPieceFn hf_next_piece_fn(HfPreTokenizer kind) {
+  switch (kind) {
+    case HfPreTokenizer::kGpt2: return next_piece_gpt2;
+    case HfPreTokenizer::kLlama3: return next_piece_cl100k_legacy;
+    case HfPreTokenizer::kQwen2: return next_piece_qwen2;
+    case HfPreTokenizer::kCl100k: return next_piece_cl100k_oniguruma;
+    case HfPreTokenizer::kO200k: return next_piece_o200k;
+    case HfPreTokenizer::kWhole:
+    case HfPreTokenizer::kDeepseekV3: break;
+  }
+  return nullptr;
+}
+
+constexpr std::pair<HfPreTokenizer, const char*> kHfPreTokenizerNames[] = {
+    {HfPreTokenizer::kWhole, "whole"},   {HfPreTokenizer::kGpt2, "gpt2"},
+    {HfPreTokenizer::kDeepseekV3, "deepseek_v3"},
+    {HfPreTokenizer::kLlama3, "llama3"}, {HfPreTokenizer::kQwen2, "qwen2"},
+    {HfPreTokenizer::kCl100k, "cl100k"}, {HfPreTokenizer::kO200k, "o200k"},
+};
+
+}  // namespace
+
+bool hf_split_pattern_lexer(std::string_view pattern, HfPreTokenizer* kind) {
+  // The tiktoken spellings, each checked against HF's Oniguruma: only cl100k_base's
+  // `\p{N}{1,3}+` reads differently there (see next_piece_cl100k_oniguruma).
+  switch (known_pattern(pattern)) {
+    case PreTokenizerKind::kGpt2: *kind = HfPreTokenizer::kGpt2; return true;
+    case PreTokenizerKind::kCl100kLegacy: *kind = HfPreTokenizer::kLlama3; return true;
+    case PreTokenizerKind::kCl100k: *kind = HfPreTokenizer::kCl100k; return true;
+    case PreTokenizerKind::kO200k: *kind = HfPreTokenizer::kO200k; return true;
+    case PreTokenizerKind::kNone: break;
+  }
+  if (pattern == kQwen2Pattern) {
+    *kind = HfPreTokenizer::kQwen2;
+    return true;
+  }
+  return false;
+}
+
+const char* hf_pre_tokenizer_name(HfPreTokenizer kind) {
+  for (const auto& [k, name] : kHfPreTokenizerNames) {
+    if (k == kind) return name;
+  }
+  return "";
+}
+
+bool hf_pre_tokenizer_from_name(std::string_view name, HfPreTokenizer* kind) {
+  for (const auto& [k, known] : kHfPreTokenizerNames) {
+    if (name == known) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+void split_hf_pieces(HfPreTokenizer kind, const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  if (kind == HfPreTokenizer::kDeepseekV3) {
+    split_deepseek_v3(s, n, ends);
+    return;
+  }
+  const NextPieceFn next_piece = hf_next_piece_fn(kind);
+  if (next_piece == nullptr) {  // kWhole: the text is one piece
+    if (n) ends->push_back(static_cast<uint32_t>(n));
+    return;
+  }
+  for (size_t pos = 0; pos < n;) {
+    pos = next_piece(s, n, pos);
+    ends->push_back(static_cast<uint32_t>(pos));
   }
 }
 
@@ -611,28 +876,38 @@ struct PieceCache {
     uint32_t len, n_ids;
   };
   Entry index[size_t{1} << kIndexBits] = {};
+  // Pieces of up to 8 bytes (most of them) -> their id when the whole piece is one token of the
+  // whole-piece table, else kNoId: recurring words then skip the probe of that multi-MiB table
+  // (a cache miss per piece) for one probe of this 96 KiB one. Exact: for <= 8 bytes the packed
+  // prefix and the length are the bytes. tag = owner instance_id << 8 | length; 0 = empty.
+  static constexpr size_t kHotBits = 12;
+  struct Hot {
+    uint64_t prefix;
+    uint64_t tag;
+    uint32_t id;
+  };
+  Hot hot[size_t{1} << kHotBits] = {};
   alignas(64) uint8_t arena[kArenaBytes];
   uint64_t head = 0;  // bytes ever written
 
   static size_t pad4(size_t x) { return (x + 3) & ~size_t{3}; }
   static size_t data_size(size_t len, size_t n_ids) { return pad4(pad4(len) + 5 * n_ids); }
 
-  // Appends the cached ids (and ends) of piece p; false on a miss.
-  bool lookup(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, std::vector<uint32_t>* ids,
-              std::vector<uint32_t>* ends) const {
+  // Writes the cached ids (and ends, when ends is not null) of piece p and returns how many; 0
+  // on a miss. hash = hash_piece(p, len): for len <= 8 it is a bijection of the packed bytes
+  // (prefix + len times an odd constant), so equal hashes and lengths are equal bytes.
+  size_t lookup(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, uint32_t* ids, uint32_t* ends) const {
     const Entry& e = index[static_cast<size_t>(hash >> (64 - kIndexBits))];
-    if (e.hash != hash || e.owner != owner || e.len != len) return false;
-    if (head - e.pos > kArenaBytes - data_size(len, e.n_ids)) return false;  // overwritten
+    if (e.hash != hash || e.owner != owner || e.len != len) return 0;
+    if (head - e.pos > kArenaBytes - data_size(len, e.n_ids)) return 0;  // overwritten
     const uint8_t* d = arena + (e.pos & (kArenaBytes - 1));
-    if (std::memcmp(d, p, len) != 0) return false;
-    const size_t at = ids->size();
-    ids->resize(at + e.n_ids);
-    std::memcpy(ids->data() + at, d + pad4(len), 4 * size_t{e.n_ids});
+    if (len > 8 && std::memcmp(d, p, len) != 0) return 0;
+    std::memcpy(ids, d + pad4(len), 4 * size_t{e.n_ids});
     if (ends) {
       const uint8_t* end8 = d + pad4(len) + 4 * size_t{e.n_ids};
-      for (uint32_t k = 0; k < e.n_ids; ++k) ends->push_back(end8[k]);
+      for (uint32_t k = 0; k < e.n_ids; ++k) ends[k] = end8[k];
     }
-    return true;
+    return e.n_ids;
   }
   void insert(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, const uint32_t* ids,
               const uint32_t* ends, size_t n_ids) {
@@ -666,9 +941,63 @@ struct HfBpeEncoder::Impl {
   // Merge index of the two-byte pair (b0 << 8 | b1), kNoRank if none: every word's first round
   // of lookups without hashing, from a 256 KiB table that stays in L2.
   std::vector<uint32_t> byte_pair_rank;
-  BytesMap whole;                    // raw bytes -> id
-  std::vector<uint8_t> whole_ok;     // by id: BPE of the token's bytes gives the token itself
+  // Raw bytes -> id of the tokens a whole piece may be emitted as directly: those BPE of their
+  // own bytes reproduces (checked once at load), or every token under ignore_merges.
+  TokenTable whole;
   bool ignore_merges = false;
+
+  // Three-byte UTF-8 characters (kana, kanji, most CJK) pre-merged: a character's own merges
+  // (two bytes, then maybe the whole character) are most of the work in CJK text, and they may
+  // run first, each character alone, without changing the result when no merge that reaches
+  // across the character's edge can come before the character is finished: every token such a
+  // merge makes (holding a proper prefix or suffix of the character plus outside bytes, or all
+  // of it plus more) has a lowest merge index above the merge pending inside the character in
+  // every state where that edge exists, and above its last merge for the finished parts.
+  // Then merging from the finished parts takes the same merges in the same order (the argument
+  // of bpe.cpp's rank-based version, with merge indices for ranks; the same tables, kept apart
+  // so the encoders can change independently). Checked per character at load (build_char3);
+  // a character that fails keeps its raw bytes. Needs pieces of whole UTF-8 units (checked
+  // while building the parts).
+  // char3_parts: ids of the character's isolated result, id0 | id1 << 21 | id2 << 42, kIdMask
+  // for an absent part; kIdMask in id0 = not pre-mergeable. Indexed by char3_index.
+  static constexpr int kIdBits = 21;
+  static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
+  std::vector<uint64_t> char3_parts;
+  // Non-zero for characters whose edges are safe only in some contexts: p0 (first merge index)
+  // | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2 bytes, right 1 byte;
+  // 1 = the neighbour-dependent token must come after p0, 2 = after imax), checked against the
+  // neighbour-keyed minima below (char3_safe).
+  std::vector<uint64_t> char3_guard;
+  std::vector<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
+  std::vector<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
+  std::vector<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
+  bool char3_ready = false;
+  static size_t char3_index(const uint8_t* c) {
+    return (size_t{c[0] & 0x0Fu} << 12) | (size_t{c[1] & 0x3Fu} << 6) | (c[2] & 0x3Fu);
+  }
+  // The character at p[i, i + 3) of a piece p[0, n) may be pre-merged in its context.
+  bool char3_safe(uint64_t guard, const uint8_t* p, uint32_t i, uint32_t n) const {
+    const uint32_t p0 = static_cast<uint32_t>(guard & kIdMask);
+    const uint32_t imax = static_cast<uint32_t>((guard >> kIdBits) & kIdMask);
+    const uint32_t sel = static_cast<uint32_t>(guard >> (2 * kIdBits));
+    auto after = [&](uint32_t index, uint32_t s) { return index > (s == 1 ? p0 : imax); };
+    if (i > 0) {
+      const uint32_t prev = p[i - 1];
+      if ((sel & 3) && !after(prefix1_ctx[(prev << 4) | (p[i] & 0x0Fu)], sel & 3)) return false;
+      if ((sel & 12) &&
+          !after(prefix2_ctx[(prev << 10) | (uint32_t{p[i] & 0x0Fu} << 6) | (p[i + 1] & 0x3Fu)], (sel >> 2) & 3)) {
+        return false;
+      }
+    }
+    if (i + 3 < n && (sel & 48) &&
+        !after(suffix1_ctx[(uint32_t{p[i + 2] & 0x3Fu} << 8) | p[i + 3]], (sel >> 4) & 3)) {
+      return false;
+    }
+    return true;
+  }
+  // raw: (token bytes, id) of the vocabulary; min_merge: by id, the lowest merge index whose
+  // result is that token (kNoRank if none). May throw std::bad_alloc.
+  void build_char3(const std::vector<std::pair<std::string, uint32_t>>& raw, const std::vector<uint32_t>& min_merge);
   size_t vocab_size = 0;
   size_t num_merges = 0;
   uint64_t instance_id = 0;  // tells encoders apart in the per-thread piece cache
@@ -680,6 +1009,9 @@ struct HfBpeEncoder::Impl {
   HfNormalizer normalizer = HfNormalizer::kNone;
   U64Map norm_simple;  // code point -> index in norm_images
   std::vector<std::string> norm_images;
+  // Bit per BMP code point: in norm_simple (most characters of non-normal text, e.g. Japanese
+  // next to full-width punctuation, are not, and a bit test is cheaper than the map probe).
+  std::vector<uint64_t> norm_simple_bmp;
 
   // Scratch per thread (one per thread_local owner, reached once per call, not per piece).
   struct Scratch {
@@ -690,12 +1022,12 @@ struct HfBpeEncoder::Impl {
     std::unique_ptr<PieceCache> cache;  // allocated on first use
   };
 
-  // BPE of bytes p[0, n) (n >= 1): appends ids and piece-relative end offsets (ends may be null).
-  // use_whole: the whole-word shortcut and the piece cache (off while Create checks tokens).
-  void bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
-           std::vector<uint32_t>* ends) const;
-  void bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
-                std::vector<uint32_t>* ends) const;
+  // BPE of bytes p[0, n) (n >= 1): writes the ids to ids[] and their piece-relative end offsets
+  // to ends[] (may be null), room for n each, and returns how many. use_whole: the whole-word
+  // shortcut and the piece cache (off while Create checks tokens). May throw std::bad_alloc
+  // (pieces longer than kShortWord).
+  size_t bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
+  size_t bpe_long(const uint8_t* p, size_t n, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
 };
 
 namespace {
@@ -711,28 +1043,117 @@ namespace {
 constexpr uint32_t kNoPairKey = uint32_t{1} << 29;  // scan keys at or above: no pair
 constexpr uint32_t kLanes = 8;  // key array padded to a multiple of this with ~0
 
+// Builds the starting parts of a piece with three-byte characters pre-merged (see
+// HfBpeEncoder::Impl::char3_parts): part ids, the byte offset where each starts, and the pair
+// keys. Returns the part count, or 0 when the piece is not whole UTF-8 units (then the byte path
+// applies).
+inline uint32_t premerged_parts(const HfBpeEncoder::Impl& im, const uint8_t* p, uint32_t n, uint32_t* part,
+                                uint8_t* start, uint32_t* key) {
+  using Impl = HfBpeEncoder::Impl;
+  // tag[k]: the byte of a raw one-byte part (for the two-byte table), kTagSame for a character
+  // part followed by another part of the same character (a finished character: no pair there),
+  // kTagChar for other character parts.
+  constexpr uint16_t kTagSame = 256, kTagChar = 257;
+  uint16_t tag[kShortWord];
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < n;) {
+    const uint8_t b = p[i];
+    if ((b & 0xF0) == 0xE0) {
+      if (n - i < 3 || (((p[i + 1] & 0xC0) ^ 0x80) | ((p[i + 2] & 0xC0) ^ 0x80))) return 0;
+      const size_t c = Impl::char3_index(p + i);
+      const uint64_t e = im.char3_parts[c];
+      const uint64_t guard = im.char3_guard[c];
+      if ((e & Impl::kIdMask) != Impl::kIdMask && (guard == 0 || im.char3_safe(guard, p, i, n))) {
+        const uint32_t id1 = static_cast<uint32_t>((e >> Impl::kIdBits) & Impl::kIdMask);
+        part[m] = static_cast<uint32_t>(e & Impl::kIdMask);
+        start[m] = static_cast<uint8_t>(i);
+        if (id1 == Impl::kIdMask) {
+          tag[m++] = kTagChar;
+        } else {
+          tag[m++] = kTagSame;
+          const uint32_t id2 = static_cast<uint32_t>((e >> (2 * Impl::kIdBits)) & Impl::kIdMask);
+          part[m] = id1;
+          start[m] = static_cast<uint8_t>(i + (e >> 63 ? 2 : 1));  // bit 63: a two-byte first part
+          tag[m++] = id2 != Impl::kIdMask ? kTagSame : kTagChar;
+          if (id2 != Impl::kIdMask) {
+            part[m] = id2;
+            start[m] = static_cast<uint8_t>(i + 2);
+            tag[m++] = kTagChar;
+          }
+        }
+        i += 3;
+        continue;
+      }
+    }
+    if (b < 0x80) {
+      part[m] = im.byte_id[b];
+      start[m] = static_cast<uint8_t>(i);
+      tag[m++] = b;
+      ++i;
+      continue;
+    }
+    const uint32_t ulen = b >= 0xF8 ? 0 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    if (ulen == 0 || ulen > n - i) return 0;
+    for (uint32_t k = 1; k < ulen; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return 0;
+    }
+    for (uint32_t k = 0; k < ulen; ++k, ++i) {
+      part[m] = im.byte_id[p[i]];
+      start[m] = static_cast<uint8_t>(i);
+      tag[m++] = p[i];
+    }
+  }
+  const uint32_t* bpr = im.byte_pair_rank.data();
+  for (uint32_t k = 0; k + 1 < m; ++k) {
+    uint32_t r;
+    if ((tag[k] | tag[k + 1]) < 256) {
+      r = bpr[(uint32_t{tag[k]} << 8) | tag[k + 1]];
+    } else if (tag[k] == kTagSame) {
+      r = kNoRank;
+    } else {
+      r = im.pairs.rank(part[k], part[k + 1]);
+    }
+    key[k] = (r << 8) | k;
+  }
+  return m;
+}
+
 // Short words (2 <= n <= kShortWord): one key per pair position, (merge index << 8 | position),
 // so the smallest key is the lowest merge index and, on ties, the leftmost pair: the min loop
 // vectorises (AVX2 where the CPU has it, chosen once at load) and needs no index search or
-// shifting. Parts form a linked list by the offset of their first byte. Writes ids and ends.
+// shifting. Parts form a linked list by index; start[] keeps the byte offset each part begins
+// at (parts index bytes, or pre-merged characters in CJK text). Writes ids and (unless out_ends
+// is null) ends; returns how many.
 FASTPREP_HF_MULTIVERSION
 size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, uint32_t* out_ids,
                    uint32_t* out_ends) {
   uint32_t key[kShortWord + kLanes];
   uint32_t part[kShortWord + 1];  // part[n]: a harmless id for the lookup past the end
+  uint8_t start[kShortWord];
   uint16_t next[kShortWord], prev[kShortWord];
-  const uint32_t* bpr = im.byte_pair_rank.data();
   const uint32_t* result = im.merge_result.data();
-  const uint32_t n = static_cast<uint32_t>(len);
+  uint32_t n = 0;
+  if (im.char3_ready) {
+    bool lead3 = false;
+    for (size_t i = 0; i < len; ++i) lead3 |= (p[i] & 0xF0) == 0xE0;
+    if (lead3) n = premerged_parts(im, p, static_cast<uint32_t>(len), part, start, key);
+  }
+  if (n == 0) {  // byte path: one part per byte
+    const uint32_t* bpr = im.byte_pair_rank.data();
+    n = static_cast<uint32_t>(len);
+    for (uint32_t i = 0; i < n; ++i) {
+      part[i] = im.byte_id[p[i]];
+      start[i] = static_cast<uint8_t>(i);
+    }
+    for (uint32_t i = 0; i + 1 < n; ++i) key[i] = (bpr[(uint32_t{p[i]} << 8) | p[i + 1]] << 8) | i;
+  }
   const uint32_t padded = (n + kLanes - 1) & ~(kLanes - 1);
   for (uint32_t i = 0; i < n; ++i) {
-    part[i] = im.byte_id[p[i]];
     next[i] = static_cast<uint16_t>(i + 1);
     prev[i] = static_cast<uint16_t>(i - 1);
   }
   part[n] = 0;
   prev[0] = 0;
-  for (uint32_t i = 0; i + 1 < n; ++i) key[i] = (bpr[(uint32_t{p[i]} << 8) | p[i + 1]] << 8) | i;
   for (uint32_t i = n - 1; i < padded; ++i) key[i] = ~uint32_t{0};
   for (;;) {
     uint32_t best = ~uint32_t{0};
@@ -754,62 +1175,79 @@ size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, u
     if (x > 0) key[k] = (left_rank << 8) | k;
   }
   size_t m = 0;
-  for (uint32_t i = 0; i < n; i = next[i]) {
-    out_ids[m] = part[i];
-    out_ends[m++] = next[i];
+  if (out_ends) {
+    for (uint32_t i = 0; i < n; i = next[i]) {
+      out_ids[m] = part[i];
+      out_ends[m++] = next[i] < n ? start[next[i]] : static_cast<uint32_t>(len);
+    }
+  } else {
+    for (uint32_t i = 0; i < n; i = next[i]) out_ids[m++] = part[i];
   }
   return m;
 }
 
 }  // namespace
 
-void HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, std::vector<uint32_t>* ids,
-                             std::vector<uint32_t>* ends) const {
+size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids,
+                               uint32_t* ends) const {
   if (n == 1) {
-    ids->push_back(byte_id[p[0]]);
-    if (ends) ends->push_back(1);
-    return;
+    ids[0] = byte_id[p[0]];
+    if (ends) ends[0] = 1;
+    return 1;
   }
   if (n == 2 && !ignore_merges) {  // the whole-word shortcut agrees with BPE here by construction
     const uint32_t r = byte_pair_rank[(uint32_t{p[0]} << 8) | p[1]];
     if (r != kNoRank) {
-      ids->push_back(merge_result[r]);
-      if (ends) ends->push_back(2);
-    } else {
-      ids->push_back(byte_id[p[0]]);
-      ids->push_back(byte_id[p[1]]);
-      if (ends) ends->insert(ends->end(), {1, 2});
+      ids[0] = merge_result[r];
+      if (ends) ends[0] = 2;
+      return 1;
     }
-    return;
+    ids[0] = byte_id[p[0]];
+    ids[1] = byte_id[p[1]];
+    if (ends) {
+      ends[0] = 1;
+      ends[1] = 2;
+    }
+    return 2;
   }
   uint64_t hash = 0;
   if (use_whole) {
-    const uint32_t id = whole.find(p, n, &hash);
-    if (id != kNoId && (ignore_merges || whole_ok[id])) {
-      ids->push_back(id);
-      if (ends) ends->push_back(static_cast<uint32_t>(n));
-      return;
+    if (!sc.cache) sc.cache.reset(new PieceCache());
+    const uint64_t prefix = load_prefix(p, n);
+    hash = hash_piece(p, n, prefix);
+    uint32_t id;
+    if (n <= 8) {
+      PieceCache::Hot& hot = sc.cache->hot[static_cast<size_t>(hash >> (64 - PieceCache::kHotBits))];
+      const uint64_t tag = (instance_id << 8) | n;
+      if (hot.tag == tag && hot.prefix == prefix) {
+        id = hot.id;
+      } else {
+        id = whole.find(p, n, prefix, hash);
+        hot = PieceCache::Hot{prefix, tag, id};
+      }
+    } else {
+      id = whole.find(p, n, prefix, hash);
+    }
+    if (id != kNoId) {
+      ids[0] = id;
+      if (ends) ends[0] = static_cast<uint32_t>(n);
+      return 1;
     }
   }
-  if (n > kShortWord) {
-    bpe_long(p, n, sc, ids, ends);
-    return;
-  }
+  if (n > kShortWord) return bpe_long(p, n, sc, ids, ends);
   const bool cacheable = use_whole && n >= PieceCache::kMinLen && n <= PieceCache::kMaxLen;
-  if (cacheable) {
-    if (!sc.cache) sc.cache.reset(new PieceCache());
-    if (sc.cache->lookup(instance_id, p, n, hash, ids, ends)) return;
-  }
-  uint32_t out_ids[kShortWord], out_ends[kShortWord];
-  const size_t m = merge_short(*this, p, n, out_ids, out_ends);
-  ids->insert(ids->end(), out_ids, out_ids + m);
-  if (ends) ends->insert(ends->end(), out_ends, out_ends + m);
-  if (cacheable) sc.cache->insert(instance_id, p, n, hash, out_ids, out_ends, m);
+  if (!cacheable) return merge_short(*this, p, n, ids, ends);
+  const size_t hit = sc.cache->lookup(instance_id, p, n, hash, ids, ends);
+  if (hit) return hit;
+  uint32_t out_ends[kShortWord];
+  const size_t m = merge_short(*this, p, n, ids, out_ends);
+  if (ends) std::memcpy(ends, out_ends, 4 * m);
+  sc.cache->insert(instance_id, p, n, hash, ids, out_ends, m);
+  return m;
 }
 
 // Long words: a min-heap of (merge index, position) over a linked list of symbols.
-void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::vector<uint32_t>* ids,
-                                  std::vector<uint32_t>* ends) const {
+size_t HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, uint32_t* ids, uint32_t* ends) const {
   constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
   auto& id = sc.ids;
   auto& next = sc.next;
@@ -863,10 +1301,138 @@ void HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, std::
       }
     }
   }
+  size_t m = 0;
   for (uint32_t i = 0; i != kEnd; i = next[i]) {
-    ids->push_back(id[i]);
-    if (ends) ends->push_back(next[i] == kEnd ? static_cast<uint32_t>(n) : next[i]);
+    ids[m] = id[i];
+    if (ends) ends[m] = next[i] == kEnd ? static_cast<uint32_t>(n) : next[i];
+    ++m;
   }
+  return m;
+}
+
+void HfBpeEncoder::Impl::build_char3(const std::vector<std::pair<std::string, uint32_t>>& raw,
+                                     const std::vector<uint32_t>& min_merge) {
+  char3_ready = false;
+  // Lowest merge index making a token that can reach across an edge of a three-byte character
+  // c, by the part of c it holds and the byte on the other side of the edge (tokens never cross
+  // pieces, and in a piece of whole UTF-8 units a unit starts right after c):
+  //   suffix1[last byte of c, next byte], suffix2 (any next byte): tokens that start with c's
+  //     last 1/2 bytes (exactly that many continuation bytes) and go on;
+  //   prefix1_ctx[previous byte, c's lead], prefix2_ctx[previous byte, c's first 2 bytes]:
+  //     tokens that end with c's first 1/2 bytes after other bytes;
+  //   whole: tokens longer than 3 bytes holding all of c.
+  std::vector<uint32_t> suffix1(64 * 256, kNoRank), suffix2(64 * 64, kNoRank);
+  std::vector<uint32_t> whole_c(size_t{1} << 16, kNoRank);
+  prefix1_ctx.assign(256 * 16, kNoRank);
+  prefix2_ctx.assign(256 * 16 * 64, kNoRank);
+  auto is_cont = [](uint8_t b) { return (b & 0xC0) == 0x80; };
+  auto is_lead3 = [](uint8_t b) { return (b & 0xF0) == 0xE0; };
+  auto lower = [](uint32_t* slot, uint32_t r) { *slot = std::min(*slot, r); };
+  for (const auto& [bytes, id] : raw) {
+    const uint32_t r = id < min_merge.size() ? min_merge[id] : kNoRank;
+    if (r == kNoRank || bytes.size() < 2) continue;  // only merges make tokens
+    const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+    const uint32_t len = static_cast<uint32_t>(bytes.size());
+    uint32_t k = 0;
+    while (k < len && is_cont(b[k])) ++k;
+    if (k == 1) lower(&suffix1[(uint32_t{b[0] & 0x3Fu} << 8) | b[1]], r);
+    if (k == 2 && len > 2) lower(&suffix2[(uint32_t{b[0] & 0x3Fu} << 6) | (b[1] & 0x3Fu)], r);
+    uint32_t last = len;  // one past the last byte that is not a continuation byte
+    while (last > 0 && is_cont(b[last - 1])) --last;
+    if (last >= 2 && is_lead3(b[last - 1]) && len - (last - 1) <= 2) {
+      const uint8_t* q = b + last - 1;
+      const uint32_t prev = q[-1];
+      if (len - (last - 1) == 1) {
+        lower(&prefix1_ctx[(prev << 4) | (q[0] & 0x0Fu)], r);
+      } else {
+        lower(&prefix2_ctx[(prev << 10) | (uint32_t{q[0] & 0x0Fu} << 6) | (q[1] & 0x3Fu)], r);
+      }
+    }
+    if (len > 3) {
+      for (uint32_t i = 0; i + 3 <= len; ++i) {
+        if (is_lead3(b[i]) && is_cont(b[i + 1]) && is_cont(b[i + 2])) lower(&whole_c[char3_index(b + i)], r);
+      }
+    }
+  }
+  // The same over every neighbouring byte: a character that passes these needs no check at
+  // encode time.
+  std::vector<uint32_t> suffix1_any(64, kNoRank), prefix1_any(16, kNoRank), prefix2_any(16 * 64, kNoRank);
+  for (size_t i = 0; i < suffix1.size(); ++i) lower(&suffix1_any[i >> 8], suffix1[i]);
+  for (size_t i = 0; i < prefix1_ctx.size(); ++i) lower(&prefix1_any[i & 15], prefix1_ctx[i]);
+  for (size_t i = 0; i < prefix2_ctx.size(); ++i) lower(&prefix2_any[i & 1023], prefix2_ctx[i]);
+  suffix1_ctx = std::move(suffix1);
+
+  char3_parts.assign(size_t{1} << 16, kIdMask);
+  char3_guard.assign(size_t{1} << 16, 0);
+  for (uint32_t c = 0; c < (1u << 16); ++c) {
+    const uint8_t ch[3] = {static_cast<uint8_t>(0xE0 | (c >> 12)), static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)),
+                           static_cast<uint8_t>(0x80 | (c & 0x3F))};
+    // HF's merge of c alone: states s0 = three bytes (pending p0, the lower of its two byte
+    // pairs), s1 = two parts (pending r2, the pair of the merged part and the remaining byte, if
+    // listed), finished. An edge part that is a proper part of c may not join a neighbour while
+    // c is unfinished, so tokens reaching from it must come after the merge pending in every
+    // state where it is an edge; the finished parts' edges must come after every merge made
+    // inside c (imax), so that merging from them sees no candidate the full run would not have
+    // taken in the same order.
+    uint32_t ids[3] = {byte_id[ch[0]], byte_id[ch[1]], byte_id[ch[2]]};
+    uint32_t n_ids = 3;
+    bool first_two = false;  // two parts, the first of two bytes
+    enum { kL1, kL2, kR1, kR2 };
+    uint32_t need[4] = {kNoRank, kNoRank, kNoRank, kNoRank};
+    auto require = [&](int e, uint32_t r) { need[e] = need[e] == kNoRank ? r : std::max(need[e], r); };
+    const uint32_t r01 = byte_pair_rank[(uint32_t{ch[0]} << 8) | ch[1]];
+    const uint32_t r12 = byte_pair_rank[(uint32_t{ch[1]} << 8) | ch[2]];
+    uint32_t imax = kNoRank;
+    bool whole_token = false;
+    const uint32_t p0 = std::min(r01, r12);
+    if (p0 != kNoRank) {
+      require(kL1, p0);
+      require(kR1, p0);
+      const bool left_pair = r01 < r12;
+      uint32_t r2;
+      if (left_pair) {
+        ids[0] = merge_result[r01];
+        ids[1] = ids[2];
+        first_two = true;
+        r2 = pairs.rank(ids[0], ids[1]);
+      } else {
+        ids[1] = merge_result[r12];
+        r2 = pairs.rank(ids[0], ids[1]);
+      }
+      n_ids = 2;
+      imax = p0;
+      if (r2 != kNoRank) {  // s1 edges must beat r2; then c is one token
+        require(left_pair ? kL2 : kL1, r2);
+        require(left_pair ? kR1 : kR2, r2);
+        ids[0] = merge_result[r2];
+        n_ids = 1;
+        first_two = false;
+        whole_token = true;
+        imax = std::max(p0, r2);
+      } else {  // finished with two parts: their edges stay
+        require(left_pair ? kL2 : kL1, imax);
+        require(left_pair ? kR1 : kR2, imax);
+      }
+    }
+    if (imax != kNoRank) {
+      if (whole_token && whole_c[c] <= imax) continue;  // not pre-mergeable: raw bytes
+      if (need[kR2] != kNoRank && suffix2[c & 0xFFF] <= need[kR2]) continue;
+      // Guard for the encode-time check: p0 and imax, and per context edge which of them
+      // (1: p0, 2: imax, the stricter one for any other pending merge) its
+      // neighbour-dependent token must come after; 0 = already safe.
+      auto sel = [&](int e, uint32_t any) -> uint64_t {
+        if (need[e] == kNoRank || any > need[e]) return 0;
+        return need[e] == p0 ? 1 : 2;
+      };
+      const uint64_t g = sel(kL1, prefix1_any[c >> 12]) | (sel(kL2, prefix2_any[c >> 6]) << 2) |
+                         (sel(kR1, suffix1_any[c & 0x3F]) << 4);
+      if (g != 0) char3_guard[c] = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (g << (2 * kIdBits));
+    }
+    uint64_t e = first_two ? uint64_t{1} << 63 : 0;
+    for (uint32_t i = 0; i < 3; ++i) e |= uint64_t{i < n_ids ? ids[i] : kIdMask} << (kIdBits * i);
+    char3_parts[c] = e;
+  }
+  char3_ready = true;
 }
 
 HfBpeEncoder::HfBpeEncoder() : impl_(new Impl) {}
@@ -882,7 +1448,8 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
   im.pre_tokenizer = config.pre_tokenizer;
   im.add_prefix_space = config.add_prefix_space;
   im.normalizer = config.normalizer;
-  if (config.add_prefix_space && config.pre_tokenizer == HfPreTokenizer::kDeepseekV3) {
+  if (config.add_prefix_space && config.pre_tokenizer != HfPreTokenizer::kWhole &&
+      config.pre_tokenizer != HfPreTokenizer::kGpt2) {
     return Status(ErrorCode::kUnsupported, "HfBpeEncoder: add_prefix_space with Split pre-tokenizers");
   }
 
@@ -955,18 +1522,34 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
   im.instance_id = next_instance.fetch_add(1, std::memory_order_relaxed);
   im.num_merges = config.merges.size();
 
-  // Which tokens BPE reproduces from their own bytes (then a whole-word hit is exact).
+  {  // Pre-merged three-byte characters: the lowest live merge index making each token.
+    std::vector<uint32_t> min_merge(static_cast<size_t>(max_id) + 1, kNoRank);
+    for (const auto& [k, rank] : pair_rank) {
+      uint32_t& m = min_merge[im.merge_result[rank]];
+      m = std::min(m, rank);
+    }
+    im.build_char3(raw, min_merge);
+  }
+
+  // The whole-piece table: every token under ignore_merges, else the tokens BPE reproduces from
+  // their own bytes (then a whole-piece hit is exactly what merging gives).
   im.whole.build(raw);
-  im.whole_ok.assign(static_cast<size_t>(max_id) + 1, 0);
-  {
+  if (!im.ignore_merges) {
+    std::vector<std::pair<std::string, uint32_t>> reproduced;
+    reproduced.reserve(raw.size());
     Impl::Scratch sc;
     std::vector<uint32_t> ids;
-    for (const auto& [tb, id] : raw) {
-      if (tb.empty() || im.whole.find(reinterpret_cast<const uint8_t*>(tb.data()), tb.size()) != id) continue;
-      ids.clear();
-      im.bpe(reinterpret_cast<const uint8_t*>(tb.data()), tb.size(), false, sc, &ids, nullptr);
-      im.whole_ok[id] = ids.size() == 1 && ids[0] == id;
+    for (auto& entry : raw) {
+      const auto* tb = reinterpret_cast<const uint8_t*>(entry.first.data());
+      const size_t len = entry.first.size();
+      uint64_t hash;
+      if (len == 0 || im.whole.find(tb, len, &hash) != entry.second) continue;  // a later duplicate won
+      ids.resize(len);
+      if (im.bpe(tb, len, false, sc, ids.data(), nullptr) == 1 && ids[0] == entry.second) {
+        reproduced.push_back(std::move(entry));
+      }
     }
+    im.whole.build(reproduced);
   }
 
   for (const auto& tok : config.added) {
@@ -978,9 +1561,11 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
   im.raw_matcher.finish();
   if (!config.norm_simple.empty()) {
     im.norm_simple.reserve(config.norm_simple.size());
+    im.norm_simple_bmp.assign(1024, 0);
     for (const auto& [cp, image] : config.norm_simple) {
       im.norm_simple.put(cp, im.norm_images.size());
       im.norm_images.push_back(image);
+      if (cp < 0x10000) im.norm_simple_bmp[cp >> 6] |= uint64_t{1} << (cp & 63);
     }
   }
   im.norm_matcher.finish();
@@ -991,7 +1576,9 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
 void HfBpeEncoder::EncodeWord(const uint8_t* bytes, size_t n, std::vector<uint32_t>* ids) const {
   if (n == 0) return;
   thread_local Impl::Scratch sc;
-  impl_->bpe(bytes, n, true, sc, ids, nullptr);
+  const size_t at = ids->size();
+  ids->resize(at + n);
+  ids->resize(at + impl_->bpe(bytes, n, true, sc, ids->data() + at, nullptr));
 }
 
 namespace {
@@ -1085,10 +1672,20 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
   const Impl& im = *impl_;
   const auto* s = reinterpret_cast<const uint8_t*>(utf8.data());
   const size_t n = utf8.size();
-  thread_local Impl::Scratch sc;
+  // One thread-local access per call: the lambdas below use the reference (a thread_local named
+  // in them would be looked up again, through __tls_get_addr, at every use).
+  thread_local Impl::Scratch tls_scratch;
+  Impl::Scratch& sc = tls_scratch;
   Emitter em{out, with_offsets, with_words, CharCursor{s}};
-  out->ids.reserve(n / 3 + 4);
   std::vector<uint32_t>& token_ends = sc.token_ends;
+  // Ids go through a cursor into out->ids, which is grown ahead (doubling) and trimmed at the
+  // end: one room check per piece instead of a capacity check per token.
+  std::vector<uint32_t>& ids = out->ids;
+  ids.resize(n / 3 + 16);
+  size_t n_ids = 0;
+  auto room = [&](size_t k) {
+    if (ids.size() - n_ids < k) ids.resize(std::max(2 * ids.size(), n_ids + k));
+  };
 
   // Byte i of a (possibly normalized) buffer comes from original byte src(i): the start of the
   // original character it was produced from (HF aligns every output character that way).
@@ -1099,7 +1696,8 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
   };
 
   auto emit_added = [&](uint32_t index, size_t x, size_t y, const Src& src) {
-    out->ids.push_back(im.added[index].id);
+    room(1);
+    ids[n_ids++] = im.added[index].id;
     if (with_offsets) em.offsets(src(x), src(y - 1));
     if (with_words) out->words.push_back(em.word);
     ++em.word;
@@ -1107,17 +1705,19 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
 
   // One pre-token: buf[0, len) of raw bytes; orig(i) maps a byte of buf to the original byte.
   auto emit_piece = [&](const uint8_t* buf, size_t len, auto&& orig) {
-    const size_t first = out->ids.size();
-    token_ends.clear();
-    im.bpe(buf, len, true, sc, &out->ids, with_offsets ? &token_ends : nullptr);
+    room(len);  // at most one id per byte
+    if (with_offsets && token_ends.size() < len) token_ends.resize(len);
+    const size_t m = im.bpe(buf, len, true, sc, ids.data() + n_ids, with_offsets ? token_ends.data() : nullptr);
+    n_ids += m;
     if (with_offsets) {
       uint32_t prev = 0;
-      for (uint32_t e : token_ends) {
+      for (size_t k = 0; k < m; ++k) {
+        const uint32_t e = token_ends[k];
         em.offsets(orig(prev), orig(e - 1));
         prev = e;
       }
     }
-    if (with_words) out->words.insert(out->words.end(), out->ids.size() - first, em.word);
+    if (with_words) out->words.insert(out->words.end(), m, em.word);
     ++em.word;
   };
 
@@ -1148,13 +1748,19 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
         emit_piece(base, len, [a, &src](size_t i) { return src(a + i); });
         break;
       case HfPreTokenizer::kGpt2:
+      case HfPreTokenizer::kLlama3:
+      case HfPreTokenizer::kQwen2:
+      case HfPreTokenizer::kCl100k:
+      case HfPreTokenizer::kO200k: {
+        const NextPieceFn next_piece = hf_next_piece_fn(im.pre_tokenizer);
         for (size_t pos = 0; pos < len;) {
-          const size_t e = next_piece_gpt2(base, len, pos);
+          const size_t e = next_piece(base, len, pos);
           const size_t at = a + pos;
           emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
           pos = e;
         }
         break;
+      }
       case HfPreTokenizer::kDeepseekV3: {
         auto& ends = sc.piece_ends;
         ends.clear();
@@ -1188,7 +1794,8 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     const NormalizationForm form = im.normalizer == HfNormalizer::kNFC ? NormalizationForm::kNFC
                                                                        : NormalizationForm::kNFKC;
     const std::string_view seg(utf8.data() + a, b - a);
-    if (QuickCheckPrefix(seg, form) == seg.size()) {
+    const size_t normal_prefix = QuickCheckPrefix(seg, form);
+    if (normal_prefix == seg.size()) {
       after_normalizer(s, a, b, identity);
       return;
     }
@@ -1204,14 +1811,24 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     buf.clear();
     map.clear();
     size_t run = a;
+    // [a, checked) passed the quick check and ends at a normalization boundary (a property of
+    // the character there alone), so it holds no replaced character (those all fail the check:
+    // decompositions are stable across Unicode versions) and the first run needs checking only
+    // from there on. The byte map serves offsets only.
+    const size_t checked = a + normal_prefix;
     auto flush_run = [&](size_t end) {
       if (end == run) return true;
-      if (QuickCheckPrefix(std::string_view(utf8.data() + run, end - run), form) != end - run) return false;
+      const size_t from = run == a && checked <= end ? checked : run;
+      if (QuickCheckPrefix(std::string_view(utf8.data() + from, end - from), form) != end - from) return false;
       buf.append(utf8.data() + run, end - run);
-      for (size_t i = run; i < end; ++i) map.push_back(static_cast<uint32_t>(i));
+      if (with_offsets) {
+        const size_t at = map.size();
+        map.resize(at + (end - run));
+        for (size_t i = 0; i < end - run; ++i) map[at + i] = static_cast<uint32_t>(run + i);
+      }
       return true;
     };
-    for (size_t pos = a; pos < b;) {
+    for (size_t pos = checked; pos < b;) {
       if (s[pos] < 0x80) {
         ++pos;
         continue;
@@ -1219,14 +1836,14 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
       size_t len;
       const uint32_t cp = decode_utf8(s + pos, &len);
       uint64_t index;
-      if (im.norm_simple.get(cp, &index)) {
+      if ((cp >= 0x10000 || ((im.norm_simple_bmp[cp >> 6] >> (cp & 63)) & 1)) && im.norm_simple.get(cp, &index)) {
         if (!flush_run(pos)) {
           needs_normalizer = true;
           return;
         }
         const std::string& image = im.norm_images[index];
         buf.append(image);
-        map.insert(map.end(), image.size(), static_cast<uint32_t>(pos));
+        if (with_offsets) map.insert(map.end(), image.size(), static_cast<uint32_t>(pos));
         run = pos + len;
       }
       pos += len;
@@ -1236,7 +1853,8 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
       return;
     }
     // Later splits below reuse no normalizer scratch, so buf/map stay valid throughout.
-    after_normalizer(reinterpret_cast<const uint8_t*>(buf.data()), 0, buf.size(), Src{map.data(), 0});
+    after_normalizer(reinterpret_cast<const uint8_t*>(buf.data()), 0, buf.size(),
+                     with_offsets ? Src{map.data(), 0} : identity);
   };
   split_added(im.raw_matcher, im.added, s, 0, n, segment,
               [&](uint32_t index, size_t x, size_t y) { emit_added(index, x, y, identity); });
@@ -1244,6 +1862,7 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     out->clear();
     return Status(ErrorCode::kUnsupported, "HfBpeEncoder: the text changes under the normalizer");
   }
+  ids.resize(n_ids);
   return Status::Ok();
 }
 

@@ -4,11 +4,23 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
 
 #include "fastprep/thread_pool.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FASTPREP_PACK_HAVE_AVX2 1
+#else
+#define FASTPREP_PACK_HAVE_AVX2 0
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTPREP_PACK_INLINE inline __attribute__((always_inline))
+#else
+#define FASTPREP_PACK_INLINE inline
+#endif
 
 namespace fastprep::pack {
 namespace {
@@ -37,20 +49,54 @@ constexpr std::make_unsigned_t<In> bad_bits() {
   }
 }
 
+// The hot loop of every layout: ids copied (converted) to dst, positions 0..n-1 written, and the
+// unsigned images of all ids OR-ed for validation, in one pass over the source. __restrict lets the
+// compiler vectorize it; it is compiled twice (portable SSE2, and AVX2 chosen at load time).
 template <typename In, typename Out>
-bool copy_run(const In* src, int64_t n, Out* dst) {
+FASTPREP_PACK_INLINE bool copy_with_positions_body(const In* __restrict src, int64_t n, Out* __restrict dst,
+                                                   Out* __restrict pos) {
   using U = std::make_unsigned_t<In>;
   U acc = 0;
-  if constexpr (sizeof(In) == sizeof(Out)) {
-    for (int64_t j = 0; j < n; ++j) acc |= static_cast<U>(src[j]);
-    if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(Out));
-  } else {
-    for (int64_t j = 0; j < n; ++j) {
-      acc |= static_cast<U>(src[j]);
-      dst[j] = static_cast<Out>(src[j]);
-    }
+  for (int64_t j = 0; j < n; ++j) {
+    acc |= static_cast<U>(src[j]);
+    dst[j] = static_cast<Out>(src[j]);
+    pos[j] = static_cast<Out>(j);
   }
   return (acc & bad_bits<In, Out>()) == 0;
+}
+
+template <typename In, typename Out>
+bool copy_with_positions_portable(const In* src, int64_t n, Out* dst, Out* pos) {
+  return copy_with_positions_body<In, Out>(src, n, dst, pos);
+}
+
+#if FASTPREP_PACK_HAVE_AVX2
+template <typename In, typename Out>
+__attribute__((target("avx2"))) bool copy_with_positions_avx2(const In* src, int64_t n, Out* dst, Out* pos) {
+  return copy_with_positions_body<In, Out>(src, n, dst, pos);
+}
+#endif
+
+// Chosen once, when the module loads: AVX2 where the CPU has it, unless FASTPREP_PACK_KERNEL=portable.
+bool detect_avx2() {
+#if FASTPREP_PACK_HAVE_AVX2
+  const char* forced = std::getenv("FASTPREP_PACK_KERNEL");
+  if (forced != nullptr && std::strcmp(forced, "portable") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return false;
+#endif
+}
+
+const bool kUseAvx2 = detect_avx2();
+
+template <typename In, typename Out>
+bool copy_with_positions(const In* src, int64_t n, Out* dst, Out* pos) {
+#if FASTPREP_PACK_HAVE_AVX2
+  if (kUseAvx2) return copy_with_positions_avx2<In, Out>(src, n, dst, pos);
+#endif
+  return copy_with_positions_portable<In, Out>(src, n, dst, pos);
 }
 
 template <typename In, typename Out>
@@ -89,24 +135,20 @@ Status first_bad_id(const IdSpan* seqs, int64_t batch) {
   return Status(ErrorCode::kInternal, "pack: an id failed validation but no bad id was found");
 }
 
-// Copies ids [lo, lo+k) of `s` to dst and checks every id of `s` (the dropped ones too).
+// Copies ids [lo, lo+k) of `s` to dst with positions 0..k-1 in pos, and checks every id of `s`
+// (the dropped ones too).
 template <typename In, typename Out>
-bool copy_sequence_as(const IdSpan& s, int64_t lo, int64_t k, Out* dst) {
+bool copy_sequence_as(const IdSpan& s, int64_t lo, int64_t k, Out* dst, Out* pos) {
   const In* src = static_cast<const In*>(s.data);
-  const bool kept_ok = copy_run<In, Out>(src + lo, k, dst);
+  const bool kept_ok = copy_with_positions<In, Out>(src + lo, k, dst, pos);
   if (k == s.length) return kept_ok;
   return kept_ok && check_run<In, Out>(src, lo) && check_run<In, Out>(src + lo + k, s.length - lo - k);
 }
 
 template <typename Out>
-bool copy_sequence(const IdSpan& s, int64_t lo, int64_t k, Out* dst) {
-  return s.width == IdWidth::k32 ? copy_sequence_as<int32_t, Out>(s, lo, k, dst)
-                                 : copy_sequence_as<int64_t, Out>(s, lo, k, dst);
-}
-
-template <typename Out>
-void fill_positions(Out* dst, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) dst[j] = static_cast<Out>(j);
+bool copy_sequence(const IdSpan& s, int64_t lo, int64_t k, Out* dst, Out* pos) {
+  return s.width == IdWidth::k32 ? copy_sequence_as<int32_t, Out>(s, lo, k, dst, pos)
+                                 : copy_sequence_as<int64_t, Out>(s, lo, k, dst, pos);
 }
 
 // Kept length and first kept index of a sequence of length n.
@@ -161,6 +203,8 @@ Status for_row_ranges(int64_t rows, int64_t output_bytes, size_t max_threads, co
 
 }  // namespace
 
+const char* kernel_name() { return kUseAvx2 ? "avx2" : "portable"; }
+
 Status spans_from_offsets(const void* flat, IdWidth width, int64_t flat_length, const int64_t* offsets,
                           int64_t n_offsets, std::vector<IdSpan>* out) {
   if (n_offsets <= 0) return invalid("offsets is empty; it needs B+1 entries starting at 0");
@@ -199,7 +243,8 @@ Status padded_width(const IdSpan* seqs, int64_t batch, const PaddedOptions& opti
   if (options.pad_to_multiple_of < 1) {
     return invalid("pad_to_multiple_of must be >= 1, got " + std::to_string(options.pad_to_multiple_of));
   }
-  int64_t longest = 0;
+  if (options.min_width < 0) return invalid("min_width must be >= 0, got " + std::to_string(options.min_width));
+  int64_t longest = options.min_width;
   for (int64_t i = 0; i < batch; ++i) {
     longest = std::max(longest, truncate(seqs[i].length, options.max_length, options.truncation_side).k);
   }
@@ -238,11 +283,10 @@ Status fill_padded(const IdSpan* seqs, int64_t batch, const PaddedOptions& optio
       Out* ids = input_ids + i * width;
       Out* mask = attention_mask + i * width;
       Out* pos = position_ids + i * width;
-      ok &= copy_sequence<Out>(seqs[i], kept.lo, kept.k, ids + tok);
+      ok &= copy_sequence<Out>(seqs[i], kept.lo, kept.k, ids + tok, pos + tok);
       std::fill_n(ids + pad_at, n_pad, pad);
       std::fill_n(mask + tok, kept.k, Out{1});
       std::fill_n(mask + pad_at, n_pad, Out{0});
-      fill_positions(pos + tok, kept.k);
       std::fill_n(pos + pad_at, n_pad, Out{0});
     }
     return ok;
@@ -291,8 +335,7 @@ Status fill_varlen(const IdSpan* seqs, int64_t batch, const VarlenOptions& optio
     bool ok = true;
     for (int64_t i = lo_row; i < hi_row; ++i) {
       const Kept kept = truncate(seqs[i].length, options.max_length, options.truncation_side);
-      ok &= copy_sequence<Out>(seqs[i], kept.lo, kept.k, input_ids + cu_seqlens[i]);
-      fill_positions(position_ids + cu_seqlens[i], kept.k);
+      ok &= copy_sequence<Out>(seqs[i], kept.lo, kept.k, input_ids + cu_seqlens[i], position_ids + cu_seqlens[i]);
     }
     return ok;
   };
@@ -399,9 +442,8 @@ Status fill_bins(const IdSpan* seqs, int64_t batch, const BinPlan& plan, int64_t
         const int64_t i = plan.members[first + k];
         const int64_t start = plan.start_of[i];
         const int64_t len = plan.length_of[i];
-        ok &= copy_sequence<Out>(seqs[i], 0, len, ids + start);
+        ok &= copy_sequence<Out>(seqs[i], 0, len, ids + start, pos + start);
         std::fill_n(seg + start, len, static_cast<Out>(k + 1));
-        fill_positions(pos + start, len);
         used = start + len;
         cu[k + 1] = static_cast<int32_t>(used);
       }

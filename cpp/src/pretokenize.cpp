@@ -107,10 +107,12 @@ inline size_t skip_newlines(const uint8_t* s, size_t n, size_t i) {
   return i;
 }
 
-// `\p{N}{1,3}` starting with the number of byte length len at p.
+// `\p{N}{1,kMax}` starting with the number of byte length len at p; kMax == 0 means no bound
+// (`\p{N}+`).
+template <int kMax = 3>
 inline size_t number_piece(const uint8_t* s, size_t n, size_t p, size_t len) {
   size_t i = p + len;
-  for (int k = 1; k < 3 && i < n; ++k) {
+  for (int k = 1; (kMax == 0 || k < kMax) && i < n; ++k) {
     size_t l;
     if (!(class_at(s, i, &l) & kNumber)) break;
     i += l;
@@ -188,8 +190,10 @@ inline size_t o200k_with_contraction(const uint8_t* s, size_t n, size_t end) {
   return end;
 }
 
-// cl100k_base, and with kLegacy the pre-0.7 spelling that lacks `\s++$`.
-template <bool kLegacy>
+// cl100k_base, and with kLegacy the pre-0.7 spelling that lacks `\s++$`. kMaxNumbers is the
+// bound of the number alternative: 3 (`\p{N}{1,3}`), 1 (Qwen2's `\p{N}`) or 0 (none: Oniguruma
+// reads cl100k_base's `\p{N}{1,3}+` as `(?:\p{N}{1,3})+`).
+template <bool kLegacy, int kMaxNumbers = 3>
 size_t next_piece_cl100k_impl(const uint8_t* s, size_t n, size_t pos) {
   const uint8_t b = s[pos];
   if (b == '\'') {  // '(?i:[sdmt]|ll|ve|re)
@@ -200,7 +204,7 @@ size_t next_piece_cl100k_impl(const uint8_t* s, size_t n, size_t pos) {
   const uint8_t c = class_at(s, pos, &len);
   const size_t q = pos + len;
   if (c & kLetter) return skip_class(s, n, q, kLetter);  // [^\r\n\p{L}\p{N}]?+\p{L}++
-  if (c & kNumber) return number_piece(s, n, pos, len);  // \p{N}{1,3}+
+  if (c & kNumber) return number_piece<kMaxNumbers>(s, n, pos, len);  // \p{N}{1,3}+
   if ((c & kPrefix) && q < n) {
     size_t len2;
     const uint8_t c2 = class_at(s, q, &len2);
@@ -252,6 +256,14 @@ size_t next_piece_cl100k(const uint8_t* s, size_t n, size_t pos) { return next_p
 
 size_t next_piece_cl100k_legacy(const uint8_t* s, size_t n, size_t pos) {
   return next_piece_cl100k_impl<true>(s, n, pos);
+}
+
+size_t next_piece_qwen2(const uint8_t* s, size_t n, size_t pos) {
+  return next_piece_cl100k_impl<true, 1>(s, n, pos);
+}
+
+size_t next_piece_cl100k_oniguruma(const uint8_t* s, size_t n, size_t pos) {
+  return next_piece_cl100k_impl<false, 0>(s, n, pos);
 }
 
 size_t next_piece_o200k(const uint8_t* s, size_t n, size_t pos) {

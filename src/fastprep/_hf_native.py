@@ -7,10 +7,14 @@ NFC/NFKC normalizer would change) are encoded by the pure-Python reference
 Supported: model BPE (merges as "a b" or [a, b], ignore_merges, any unk_token/byte_fallback/
 fuse_unk as long as all 256 ByteLevel symbols are in the vocabulary, so those never apply);
 normalizer none, empty Sequence, NFC or NFKC (native only on text already normal); pre-tokenizer
-ByteLevel (use_regex on = HF's GPT-2 regex, add_prefix_space either way) or deepseek_v3.json's
-Sequence[Split x 3, ByteLevel(use_regex=false, add_prefix_space=false)]; added tokens with
-lstrip/rstrip/normalized. Not supported (reference instead): single_word added tokens,
-continuing_subword_prefix/end_of_word_suffix, dropout, other normalizers/pre-tokenizers.
+ByteLevel (use_regex on = HF's GPT-2 regex, add_prefix_space either way), deepseek_v3.json's
+Sequence[Split x 3, ByteLevel(use_regex=false, add_prefix_space=false)], or Sequence[Split(P),
+ByteLevel(use_regex=false, add_prefix_space=false)] where P is exactly a regex with a hand-written
+lexer (``_core.hf_split_pattern_lexer``: GPT-2, Llama-3, Qwen2, cl100k_base, o200k_base) and the
+Split is Isolated or inverted Removed (the same pieces, as these regexes match every character);
+added tokens with lstrip/rstrip/normalized. Not supported (reference instead): single_word added
+tokens, non-empty continuing_subword_prefix/end_of_word_suffix, dropout, other
+normalizers/pre-tokenizers.
 """
 from __future__ import annotations
 
@@ -58,18 +62,27 @@ def _pre_tokenizer_spec(obj) -> Tuple[Optional[Tuple[str, bool]], str]:
         last = subs[-1]
         if last.get("use_regex", True) or last.get("add_prefix_space", True):
             return None, "ByteLevel with use_regex/add_prefix_space after Split"
-        patterns = []
+        patterns, modes = [], []
         for s in subs[:-1]:
-            if s.get("type") != "Split" or s.get("behavior") != "Isolated" or s.get("invert", False):
+            if s.get("type") != "Split":
                 return None, f"pre-tokenizer {s.get('type')!r} in a Sequence"
             pat = s.get("pattern") or {}
-            if list(pat) != ["Regex"]:
+            if list(pat) != ["Regex"] or not isinstance(pat["Regex"], str):
                 return None, "Split with a non-regex pattern"
             patterns.append(pat["Regex"])
+            modes.append((s.get("behavior"), bool(s.get("invert", False))))
         core = _backend._native
-        if core is None or not core.hf_deepseek_split_patterns_match(patterns):
-            return None, "Split regexes without a hand-written lexer"
-        return ("deepseek_v3", False), ""
+        if core is None:
+            return None, "the native extension is unavailable"
+        if len(patterns) == 1:
+            lexer = core.hf_split_pattern_lexer(patterns[0])
+            # Each of these regexes matches every character, so the unmatched gaps are empty and an
+            # inverted Removed split (as tiktoken conversions write it) keeps exactly the matches.
+            if lexer is not None and modes[0] in (("Isolated", False), ("Removed", True)):
+                return (lexer, False), ""
+        elif modes == [("Isolated", False)] * len(modes) and core.hf_deepseek_split_patterns_match(patterns):
+            return ("deepseek_v3", False), ""
+        return None, "Split regexes without a hand-written lexer"
     return None, f"pre-tokenizer {kind!r}"
 
 
@@ -83,7 +96,8 @@ def unsupported_reason(obj: dict) -> Optional[str]:
         return f"model {kind!r}"
     if model.get("dropout") not in (None, 0, 0.0):
         return "BPE dropout"
-    if model.get("continuing_subword_prefix") is not None or model.get("end_of_word_suffix") is not None:
+    # An empty prefix/suffix (as Qwen2 files write them) changes nothing in HF's BPE.
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
         return "continuing_subword_prefix/end_of_word_suffix"
     if _normalizer_name(obj.get("normalizer")) is None:
         return f"normalizer {obj.get('normalizer')!r}"
@@ -222,6 +236,12 @@ class NativeHfBpe:
             if r is None:
                 out[i] = self._reference_encode(texts[i])[0]
         return out
+
+    def encode_batch_packed(self, texts: Sequence[str], num_threads: int, spec: dict):
+        """Tokenize, add the post-processor's specials with HF truncation and pack, in one native
+        call (``spec`` as built by features._packed_spec). None when a text is not a str or needs
+        the reference: the caller then takes its general path."""
+        return self._enc.encode_batch_packed(texts, num_threads, spec)
 
     def encode_with_words(self, text: str):
         """(ids, offsets, words); words are HF's word (split) indices."""

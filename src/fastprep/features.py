@@ -2,10 +2,15 @@
 
 ``Tokenizer.__call__`` and ``Tokenizer.encode_batch(..., layout=...)`` land here. For tiktoken
 encodings on the native backend, tokenization and packing run in one native call
-(``BpeEncoder.encode_batch_packed``). For HF tokenizer.json files the ids come from the HF engine
-(native where a native encoder covers the file) with HF's truncation semantics, then the native
-packing kernels; arrays equal what HF ``tokenizers`` gives with the same ``enable_truncation`` /
-``enable_padding`` settings followed by ``encode_batch``.
+(``BpeEncoder.encode_batch_packed``). So they do for HF tokenizer.json files that a native
+encoder covers (byte-level BPE, BERT WordPiece): ``encode_batch_packed`` of ``_core.HfBpeEncoder``
+/ ``_core.BertEncoder`` tokenizes, adds the post-processor's special ids with HF's truncation
+(max_length minus those specials) and pads or concatenates, with the GIL released once. Pairs,
+post-processors that do more than add fixed specials, and batches with a text the native encoder
+leaves to the reference (NFC/NFKC text that is not already normal) take the general path: ids
+from the HF engine, then the packing kernels. Either way the arrays equal what HF ``tokenizers``
+gives with the same ``enable_truncation`` / ``enable_padding`` settings followed by
+``encode_batch``.
 """
 from __future__ import annotations
 
@@ -51,7 +56,6 @@ def batch_features(
 ) -> dict:
     import numpy as np
 
-    from .pack import pack_padded, pack_varlen
     from .tokenizer import _num_threads
 
     if return_tensors not in ("np", None):
@@ -64,9 +68,13 @@ def batch_features(
     if not texts:
         raise ValueError("empty batch")
     if pairs is not None:
-        pairs = [pairs] if isinstance(pairs, str) else list(pairs)
+        pairs = [pairs] if isinstance(pairs, (str, bytes)) else list(pairs)
         if len(pairs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
+    if tok._hf is not None:  # the HF pipelines work on str (the tiktoken path takes bytes too)
+        texts = _str_items(texts, "texts")
+        if pairs is not None:
+            pairs = _str_items(pairs, "pairs")
     pad_mode = _choice(_PADDING, "padding", padding)
     trunc_mode = _choice(_TRUNCATION, "truncation", truncation)
     if (trunc_mode or pad_mode == "max_length") and max_length is None:
@@ -109,24 +117,20 @@ def batch_features(
     else:
         engine = hf.replace_pipeline(_hf_settings(hf.pipeline, trunc_mode, max_length,
                                                   truncation_side))
-        if pairs is None:
-            rows = engine.encode_batch(texts, add_special_tokens, threads)
-            type_rows = _single_type_rows(engine, rows, add_special_tokens)
-        else:
-            encs = [engine.encode_full(a, b, add_special_tokens) for a, b in zip(texts, pairs)]
-            rows = [e.ids for e in encs]
-            type_rows = [e.type_ids for e in encs]
-        if layout == "varlen":
-            out = pack_varlen(rows, dtype=dtype, backend=tok.backend)
-        else:
-            out = pack_padded(rows, pad_id=pad_id, side=padding_side,
-                              pad_to_multiple_of=multiple, dtype=dtype, backend=tok.backend)
         if return_token_type_ids is None:
             return_token_type_ids = hf.pipeline.post_processor is not None and \
                 hf.pipeline.post_processor.kind in ("TemplateProcessing", "BertProcessing")
-        if return_token_type_ids:
-            out["token_type_ids"] = _type_ids_array(out, type_rows, layout, padding_side,
-                                                    pad_type_id, dtype)
+        out = None
+        if pairs is None and _packs_natively(engine, trunc_mode):
+            spec = _packed_spec(engine, add_special_tokens, max_length if trunc_mode else None,
+                                truncation_side, layout, pad_id, padding_side, multiple,
+                                max_length if pad_mode == "max_length" else None,
+                                bool(return_token_type_ids), pad_type_id, dtype)
+            out = engine.native.encode_batch_packed(texts, threads, spec)
+        if out is None:  # pairs, or a text the native encoder leaves to the reference
+            out = _hf_unfused(engine, texts, pairs, add_special_tokens, layout, pad_id,
+                              padding_side, multiple, bool(return_token_type_ids),
+                              pad_type_id, dtype, tok.backend, threads)
 
     if layout == "padded":
         ids = out["input_ids"]
@@ -144,6 +148,78 @@ def batch_features(
     return out
 
 
+def _packs_natively(engine, trunc_mode) -> bool:
+    """Whether the engine's native encoder tokenizes, post-processes and packs in one call:
+    single sequences whose post-processor only adds fixed specials (HfEngine.affixes)."""
+    return (engine.native is not None and engine.affixes is not None
+            and trunc_mode != "only_second"  # an error for single sequences; the reference says so
+            and hasattr(engine.native, "encode_batch_packed"))
+
+
+def _packed_spec(engine, add_special_tokens, max_length, truncation_side, layout, pad_id,
+                 padding_side, multiple, min_width, type_ids, pad_type_id, dtype) -> dict:
+    """The options of the native encoders' encode_batch_packed (read by feature_options in
+    cpp/bindings/bind_pack.cpp): what HfEngine._finish and the packing below would do."""
+    import numpy as np
+
+    prefix, suffix = engine.affixes if add_special_tokens else ([], [])
+    types = _single_type_template(engine.pipeline.post_processor, add_special_tokens)
+    prefix_types, sequence_type, suffix_types = types or ([0] * len(prefix), 0, [0] * len(suffix))
+    return {
+        "prefix": list(prefix), "suffix": list(suffix),
+        "prefix_type_ids": prefix_types, "suffix_type_ids": suffix_types,
+        "sequence_type_id": sequence_type,
+        "max_length": max_length or 0, "truncate_left": truncation_side == "left",
+        "varlen": layout == "varlen", "wide": dtype == np.dtype(np.int64),
+        "pad_id": pad_id, "pad_left": padding_side == "left",
+        "pad_to_multiple_of": multiple or 1, "min_width": min_width or 0,
+        "type_ids": type_ids, "pad_type_id": pad_type_id,
+    }
+
+
+def _hf_unfused(engine, texts, pairs, add_special_tokens, layout, pad_id, padding_side, multiple,
+                type_ids, pad_type_id, dtype, backend, threads):
+    """Ids from the HF engine (native or reference), then the packing kernels."""
+    from .pack import pack_padded, pack_varlen
+
+    if pairs is None:
+        rows = engine.encode_batch(texts, add_special_tokens, threads)
+        type_rows = _single_type_rows(engine, rows, add_special_tokens)
+    else:
+        encs = [engine.encode_full(a, b, add_special_tokens) for a, b in zip(texts, pairs)]
+        rows = [e.ids for e in encs]
+        type_rows = [e.type_ids for e in encs]
+    if layout == "varlen":
+        out = pack_varlen(rows, dtype=dtype, backend=backend)
+    else:
+        out = pack_padded(rows, pad_id=pad_id, side=padding_side,
+                          pad_to_multiple_of=multiple, dtype=dtype, backend=backend)
+    if type_ids:
+        out["token_type_ids"] = _type_ids_array(out, type_rows, layout, padding_side,
+                                                pad_type_id, dtype)
+    return out
+
+
+def _str_items(items: list, what: str) -> list:
+    """bytes items decoded as strict UTF-8 (ValueError naming the byte offset); anything but
+    str or bytes is a TypeError naming the item."""
+    from .tokenizer import _decode_input
+
+    out = items
+    for i, item in enumerate(items):
+        if item.__class__ is str:
+            continue
+        if out is items:
+            out = list(items)
+        if isinstance(item, bytes):
+            out[i] = _decode_input(item, "strict")
+        elif isinstance(item, str):
+            out[i] = str(item)
+        else:
+            raise TypeError(f"{what}[{i}] must be str or bytes, not {type(item).__name__}")
+    return out
+
+
 def _hf_settings(pipeline, trunc_mode, max_length, truncation_side):
     pipeline = pipeline.without_padding()
     if trunc_mode is None:
@@ -151,10 +227,9 @@ def _hf_settings(pipeline, trunc_mode, max_length, truncation_side):
     return pipeline.with_truncation(max_length, strategy=trunc_mode, direction=truncation_side)
 
 
-def _single_type_rows(engine, rows, add_special_tokens):
-    """Token type ids of single sequences from the post-processor's template, or None when they
-    are all zero (the common case, kept as one np.zeros)."""
-    pp = engine.pipeline.post_processor
+def _single_type_template(pp, add_special_tokens):
+    """(prefix type ids, sequence type id, suffix type ids) of a single sequence under the
+    post-processor's template, or None when they are all zero (the common case)."""
     if pp is None or pp.kind != "TemplateProcessing" or not add_special_tokens:
         return None
     prefix: list[int] = []
@@ -170,6 +245,16 @@ def _single_type_rows(engine, rows, add_special_tokens):
             (suffix if seen else prefix).extend([spec.get("type_id", 0)] * n)
     if not any(prefix) and not any(suffix) and seq_type == 0:
         return None
+    return prefix, seq_type, suffix
+
+
+def _single_type_rows(engine, rows, add_special_tokens):
+    """Token type ids of single sequences from the post-processor's template, or None when they
+    are all zero (the common case, kept as one np.zeros)."""
+    template = _single_type_template(engine.pipeline.post_processor, add_special_tokens)
+    if template is None:
+        return None
+    prefix, seq_type, suffix = template
     return [prefix + [seq_type] * (len(ids) - len(prefix) - len(suffix)) + suffix for ids in rows]
 
 

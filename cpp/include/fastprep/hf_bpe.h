@@ -22,6 +22,12 @@ enum class HfPreTokenizer : uint8_t {
   kWhole = 0,    // ByteLevel(use_regex=false): the piece as it is
   kGpt2,         // ByteLevel(use_regex=true): HF's GPT-2 regex (next_piece_gpt2)
   kDeepseekV3,   // Sequence[Split(\p{N}{1,3}), Split(CJK runs), Split(cl100k-like), ByteLevel(false)]
+  // Sequence[Split(pattern), ByteLevel(use_regex=false)] for the patterns of
+  // hf_split_pattern_lexer (a Split with the GPT-2 regex is kGpt2 without a prefix space):
+  kLlama3,       // Llama-3 = cl100k_base's pre-0.7 spelling (next_piece_cl100k_legacy)
+  kQwen2,        // Qwen2/Qwen2.5: Llama-3 with one \p{N} per piece (next_piece_qwen2)
+  kCl100k,       // cl100k_base's current spelling, as Oniguruma reads it (next_piece_cl100k_oniguruma)
+  kO200k,        // o200k_base (next_piece_o200k)
 };
 
 // The HF normalizers the native path understands. NFC/NFKC text is encoded natively only when
@@ -59,6 +65,22 @@ struct HfBpeConfig {
 // The Split patterns of deepseek_v3.json, in order; `deepseek_split_patterns_match` says whether
 // a Sequence of Split regexes is exactly this one (then kDeepseekV3 applies).
 bool deepseek_split_patterns_match(const std::vector<std::string>& patterns);
+
+// The hand-written lexer that splits exactly as one HF Split regex (Oniguruma semantics, every
+// character in some match, so Isolated and inverted Removed give the same pieces) when `pattern`
+// is exactly one we know: the GPT-2 regex (either spelling) -> kGpt2; Llama-3 -> kLlama3;
+// Qwen2 -> kQwen2; tiktoken's cl100k_base -> kCl100k; o200k_base -> kO200k. False otherwise
+// (the caller then uses the general path).
+bool hf_split_pattern_lexer(std::string_view pattern, HfPreTokenizer* kind);
+
+// "whole", "gpt2", "deepseek_v3", "llama3", "qwen2", "cl100k", "o200k"; and back (false when
+// the name is unknown).
+const char* hf_pre_tokenizer_name(HfPreTokenizer kind);
+bool hf_pre_tokenizer_from_name(std::string_view name, HfPreTokenizer* kind);
+
+// Appends to *ends the end offset of each piece that pre-tokenizer `kind` (not kDeepseekV3, not
+// kWhole) splits valid UTF-8 `text` into. Exposed for tests.
+void split_hf_pieces(HfPreTokenizer kind, const uint8_t* text, size_t n, std::vector<uint32_t>* ends);
 
 // Splits `text` (valid UTF-8) into the pieces deepseek_v3.json's three Split pre-tokenizers give;
 // appends each piece's end offset to *ends. Exposed for tests.

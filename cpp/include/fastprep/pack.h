@@ -45,10 +45,12 @@ struct PaddedOptions {
   int64_t max_length = 0;          // 0: no truncation; else >= 1
   Side truncation_side = Side::kRight;
   int64_t pad_to_multiple_of = 1;  // >= 1
+  int64_t min_width = 0;           // pad to at least this many columns (HF's padding="max_length")
   size_t max_threads = 1;          // see kParallelFromBytes; 0 = all cores
 };
 
-// width = max over sequences of min(length, max_length), rounded up to pad_to_multiple_of.
+// width = max(min_width, max over sequences of min(length, max_length)), rounded up to
+// pad_to_multiple_of.
 Status padded_width(const IdSpan* seqs, int64_t batch, const PaddedOptions& options, int64_t* width);
 
 // Real tokens get mask 1 and positions 0..n-1 (on either side); pads get pad_id, mask 0, position 0.
@@ -101,6 +103,11 @@ template <typename Out>
 Status fill_bins(const IdSpan* seqs, int64_t batch, const BinPlan& plan, int64_t max_tokens, int64_t pad_id,
                  Out* input_ids, Out* segment_ids, Out* position_ids, int32_t* cu_seqlens, int64_t* cu_offsets,
                  int64_t* placement, size_t max_threads = 1);
+
+// The copy loop every layout runs, chosen once at load: "avx2" where the CPU has it, else
+// "portable" (SSE2 on x86-64); FASTPREP_PACK_KERNEL=portable forces the latter. Results are
+// identical either way.
+const char* kernel_name();
 
 // Largest id an output type can hold (validation bound shared with the bindings' messages).
 template <typename Out>

@@ -31,6 +31,15 @@ size_t next_piece_o200k(const uint8_t* text, size_t n, size_t pos);
 size_t next_piece_gpt2(const uint8_t* text, size_t n, size_t pos);
 size_t next_piece_cl100k_legacy(const uint8_t* text, size_t n, size_t pos);
 
+// Lexers for spellings that only HF tokenizer.json files use (their regex engine is Oniguruma;
+// hf_bpe.cpp selects them by exact pattern string):
+// - Qwen2/Qwen2.5: cl100k_base_legacy (= Llama-3) with `\p{N}` for `\p{N}{1,3}`, one number per piece;
+// - cl100k_base's current spelling as Oniguruma reads it: it has no possessive interval, so
+//   `\p{N}{1,3}+` is `(?:\p{N}{1,3})+` and a whole run of numbers is one piece; the rest splits as
+//   next_piece_cl100k (Oniguruma's `?+ *+ ++` are possessive, and `\s++$` can only hold at the end).
+size_t next_piece_qwen2(const uint8_t* text, size_t n, size_t pos);
+size_t next_piece_cl100k_oniguruma(const uint8_t* text, size_t n, size_t pos);
+
 // "cl100k_base", "o200k_base", "gpt2", "cl100k_base_legacy"; nullptr for kNone.
 const char* pretokenizer_kind_name(PreTokenizerKind kind);
 

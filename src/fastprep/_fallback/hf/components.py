@@ -7,6 +7,7 @@ UnsupportedError naming it, so fastprep never silently differs from HF.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Callable, List
 
 import regex
@@ -48,8 +49,11 @@ def _onig_word_ranges(in_class: bool):
 
 
 def _onig_escapes(pat: str) -> str:
-    """Spell out the Oniguruma escapes whose meaning differs from the ``regex`` package's."""
-    if "\\" not in pat:
+    """Spell out the Oniguruma constructs whose meaning differs from the ``regex`` package's:
+    the escapes below, and ``X{n,m}+``, which Oniguruma's Ruby syntax reads as ``(?:X{n,m})+``
+    (an interval repeated, not a possessive interval as in ``regex``; tiktoken's cl100k
+    pattern writes ``\\p{N}{1,3}+``, so HF keeps a whole digit run together)."""
+    if "\\" not in pat and "}+" not in pat:
         return pat
     hexd, non_hex = "0-9a-fA-F", _pretok._class_body(_pretok._complement(
         [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)]))
@@ -60,30 +64,67 @@ def _onig_escapes(pat: str) -> str:
                           "W": _pretok._class_body(_pretok._complement(ranges))}
     word = bodies[False]["w"]
     out, i, n, in_class, class_start = [], 0, len(pat), False, -1
+    atom = None   # index in out where the last complete atom outside a class starts
+    groups = []   # indices in out of the open groups' "("
     while i < n:
         ch = pat[i]
         if ch == "\\" and i + 1 < n:
             nxt = pat[i + 1]
+            start = len(out)
             body = bodies[in_class].get(nxt)
             if body is not None:
                 out.append(body if in_class else f"[{body}]")
+                i += 2
             elif nxt in "bB" and not in_class:
                 w = f"[{word}]"
                 out.append(f"(?:(?<={w})(?!{w})|(?<!{w})(?={w}))" if nxt == "b"
                            else f"(?:(?<={w})(?={w})|(?<!{w})(?!{w}))")
+                i += 2
+            elif nxt in "pPx" and pat[i + 2:i + 3] == "{" and "}" in pat[i + 3:]:
+                end = pat.index("}", i + 3) + 1  # \p{..}, \x{..}: one atom
+                out.append(pat[i:end])
+                i = end
             else:
                 out.append(pat[i:i + 2])
-            i += 2
+                i += 2
+            if not in_class:
+                atom = start
             continue
         if in_class:
             if ch == "]" and i != class_start:
                 in_class = False
-        elif ch == "[":
+            out.append(ch)
+            i += 1
+            continue
+        interval = _INTERVAL.match(pat, i) if ch == "{" else None
+        if interval is not None:
+            text = interval.group(0)
+            if pat[interval.end():interval.end() + 1] == "+" and atom is not None:
+                out.insert(atom, "(?:")
+                out.append(text + ")")
+            else:
+                out.append(text)
+            i = interval.end()
+            continue
+        if ch == "[":
             in_class = True
             class_start = i + 1 + (pat[i + 1:i + 2] == "^")
+            atom = len(out)
+        elif ch == "(":
+            groups.append(len(out))
+            atom = None
+        elif ch == ")":
+            atom = groups.pop() if groups else None
+        elif ch in "|":
+            atom = None
+        elif ch not in "*+?":
+            atom = len(out)
         out.append(ch)
         i += 1
     return "".join(out)
+
+
+_INTERVAL = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 
 
 def _pattern_from_json(obj, owner: str):

@@ -65,6 +65,14 @@ class HfEngine:
         self.affixes = _single_affixes(pipeline.post_processor)
         self.truncation = pipeline.truncation
         self.padding = pipeline.padding
+        # The common serving call (one str, no truncation or padding configured) in as few
+        # Python steps as possible: (core encode_ids, which answers None when the text needs the
+        # reference; the wrapper's encode_ids; prefix; suffix).
+        self._plain = None
+        if native is not None and self.affixes is not None and self.truncation is None \
+                and self.padding is None:
+            core_enc = getattr(native, "_enc", native)
+            self._plain = (core_enc.encode_ids, native.encode_ids) + tuple(self.affixes)
 
     @classmethod
     def load(cls, json_obj: dict, backend: str) -> "HfEngine":
@@ -138,6 +146,14 @@ class HfEngine:
         return self.native is not None and pair is None and self.affixes is not None
 
     def encode(self, text: str, pair: Optional[str], add_special_tokens: bool) -> list[int]:
+        plain = self._plain
+        if plain is not None and pair is None and text.__class__ is str:
+            ids = plain[0](text)
+            if ids is None:
+                ids = plain[1](text)
+            if add_special_tokens and (plain[2] or plain[3]):
+                return plain[2] + ids + plain[3]
+            return ids
         if self._fast(pair):
             if not isinstance(text, str):
                 raise TypeError(f"expected str, got {type(text).__name__}")

@@ -269,6 +269,19 @@ class U64Map {
 constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kNoId = std::numeric_limits<uint32_t>::max();
 
+// The merge-pair filter's bit patterns (PairTable::bloom_bits): 1024 masks of three bits each.
+struct PairBloomMasks {
+  uint64_t m[1024];
+  constexpr PairBloomMasks() : m() {
+    for (uint64_t i = 0; i < 1024; ++i) {
+      const uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull;
+      m[i] = (uint64_t{1} << (x >> 58)) | (uint64_t{1} << ((x >> 52) & 63)) |
+             (uint64_t{1} << ((x >> 46) & 63));
+    }
+  }
+};
+constexpr PairBloomMasks kPairBloomMasks{};
+
 // (left id, right id) -> merge index; the merge's result id is kept apart, by merge index, since
 // it is needed only when the pair actually merges. Merging is bound by cache misses on this
 // table: a slot is one 8-byte word (left << 42 | right << 21 | merge index), and a blocked Bloom
@@ -332,10 +345,10 @@ class PairTable {
   static constexpr uint64_t kRankMask = (uint64_t{1} << kIdBits) - 1;
   static uint64_t key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << kIdBits) | b; }
   // Bits from the middle of the product (its low bits depend only on the key's low bits; its
-  // top bits pick the word).
-  static uint64_t bloom_bits(uint64_t h) {
-    return (uint64_t{1} << ((h >> 24) & 63)) | (uint64_t{1} << ((h >> 30) & 63)) | (uint64_t{1} << ((h >> 36) & 63));
-  }
+  // top bits pick the word), as one load from a table of 1024 three-bit masks instead of three
+  // variable shifts (the same trade as the tiktoken path's filter: a few more false positives,
+  // fewer instructions per lookup).
+  static uint64_t bloom_bits(uint64_t h) { return kPairBloomMasks.m[(h >> 24) & 1023]; }
   inline uint32_t after_bloom(uint64_t k, uint64_t word, uint64_t h) const {
     const uint64_t bits = bloom_bits(h);
     if ((word & bits) != bits) return kNoRank;

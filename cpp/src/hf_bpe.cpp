@@ -720,12 +720,12 @@ bool deepseek_split_patterns_match(const std::vector<std::string>& patterns) {
          patterns[2] == kDeepseekPattern3;
 }
 
-void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
-  // At most one piece per byte: ends go through a cursor (no capacity check per piece) and the
-  // vector is trimmed at the end.
-  const size_t base = ends->size();
-  ends->resize(base + n);
-  uint32_t* const first = ends->data() + base;
+namespace {
+
+// split_deepseek_v3 into a caller's buffer with room for n ends (at most one piece per byte);
+// returns the number of pieces. The encoder keeps that buffer between calls, so it is not
+// zero-filled again for every text.
+size_t split_deepseek_v3_into(const uint8_t* s, size_t n, uint32_t* const first) {
   uint32_t* out = first;
   size_t pos = 0;
   while (pos < n) {
@@ -782,7 +782,15 @@ void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) 
     out = ds_lex3(s, pos, i, out);
     pos = i;
   }
-  ends->resize(base + static_cast<size_t>(out - first));
+  return static_cast<size_t>(out - first);
+}
+
+}  // namespace
+
+void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  const size_t base = ends->size();
+  ends->resize(base + n);
+  ends->resize(base + split_deepseek_v3_into(s, n, ends->data() + base));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1775,11 +1783,12 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
         break;
       }
       case HfPreTokenizer::kDeepseekV3: {
-        auto& ends = sc.piece_ends;
-        ends.clear();
-        split_deepseek_v3(base, len, &ends);
+        auto& ends = sc.piece_ends;  // only grows: no zero-fill per text
+        if (ends.size() < len) ends.resize(len);
+        const size_t pieces = split_deepseek_v3_into(base, len, ends.data());
         size_t pos = 0;
-        for (uint32_t e : ends) {
+        for (size_t k = 0; k < pieces; ++k) {
+          const uint32_t e = ends[k];
           const size_t at = a + pos;
           emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
           pos = e;

@@ -13,14 +13,8 @@
 #include <string>
 #include <unordered_map>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-#if defined(_WIN32)
-#include <malloc.h>
-#endif
-
 #include "fastprep/thread_pool.h"
+#include "byte_tables.h"
 
 namespace fastprep {
 
@@ -36,122 +30,15 @@ namespace {
 constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
 constexpr size_t kFail = ~size_t{0};
 
-inline uint64_t load8(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-inline uint32_t load4(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  return v;
-}
-
-// The first min(len, 8) bytes as a little-endian integer, zero-padded; reads only [p, p+len).
-inline uint64_t load_prefix(const uint8_t* p, size_t len) {
-  if (len >= 8) return load8(p);
-  if (len >= 4) {
-    // Two overlapping 4-byte loads; the overlap ORs identical bytes onto each other.
-    uint64_t lo = load4(p);
-    uint64_t hi = load4(p + len - 4);
-    return lo | (hi << (8 * (len - 4)));
-  }
-  // len 1..3: bytes p[0], p[len/2], p[len-1] cover all positions; mask off the duplicates.
-  uint64_t v = uint64_t{p[0]} | (uint64_t{p[len >> 1]} << 8) | (uint64_t{p[len - 1]} << 16);
-  return v & ((uint64_t{1} << (8 * len)) - 1);
-}
-
-// A prefetch the compiler must keep: GCC deletes a __builtin_prefetch that is control-dependent
-// on a branch (its dead-code elimination treats the prefetch as removable), which is where
-// every useful prefetch of a lookup-ahead loop sits.
-inline void prefetch(const void* p) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p);
-#endif
-}
-
-inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-inline uint64_t hash_key(const uint8_t* p, size_t len, uint64_t prefix) {
-  if (len <= 8) return (prefix + len) * kMul;
-  uint64_t h = prefix * kMul;
-  size_t i = 8;
-  for (; i + 8 < len; i += 8) h = (rotl(h, 29) ^ load8(p + i)) * kMul;
-  h = (rotl(h, 29) ^ load8(p + len - 8)) * kMul;
-  return (h ^ len) * kMul;
-}
+using byte_tables::HugeArray;
+using byte_tables::load_prefix;
+using byte_tables::hash_prefixed;
+using byte_tables::prefetch;
 
 struct Slot {
   uint64_t prefix;
   uint32_t len;  // 0 = empty slot
   uint32_t rank;
-};
-
-// A fixed-size array for the big lookup tables. Lookups land on random cache lines of several
-// MiB, so with 4 KiB pages nearly every probe also misses the TLB; on Linux the array is
-// 2 MiB-aligned and advised into transparent huge pages (THP is often in "madvise" mode).
-template <class T>
-class TableArray {
- public:
-  TableArray() = default;
-  TableArray(const TableArray&) = delete;
-  TableArray& operator=(const TableArray&) = delete;
-  ~TableArray() { release(data_); }
-
-  void assign(size_t n, const T& value) {
-    release(data_);
-    data_ = nullptr;
-    size_ = 0;
-    constexpr size_t kHuge = size_t{2} << 20;
-    size_t bytes = std::max<size_t>(n * sizeof(T), 64);
-    void* p = nullptr;
-    if (bytes >= kHuge) {
-      bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
-      p = allocate(kHuge, bytes);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-      if (p) madvise(p, bytes, MADV_HUGEPAGE);  // a hint; failure just means small pages
-#endif
-    } else {
-      p = allocate(64, (bytes + 63) & ~size_t{63});
-    }
-    if (!p) throw std::bad_alloc();
-    data_ = static_cast<T*>(p);
-    size_ = n;
-    std::fill(data_, data_ + n, value);
-  }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  size_t size() const { return size_; }
-
- private:
-  static void* allocate(size_t align, size_t bytes) {
-#if defined(_WIN32)
-    return _aligned_malloc(bytes, align);
-#else
-    return std::aligned_alloc(align, bytes);
-#endif
-  }
-  static void release(void* p) {
-#if defined(_WIN32)
-    _aligned_free(p);
-#else
-    std::free(p);
-#endif
-  }
-
-  T* data_ = nullptr;
-  size_t size_ = 0;
 };
 
 struct TokenRef {
@@ -164,7 +51,7 @@ struct TokenRef {
 struct BpeRanks::Impl {
   std::vector<uint8_t> arena;   // all token bytes back to back (+ slack for wide copies)
   std::vector<TokenRef> tokens;  // indexed by rank, size max_rank + 1
-  TableArray<Slot> slots;        // power-of-two size
+  HugeArray<Slot> slots;        // power-of-two size
   uint64_t slot_mask = 0;
   int slot_shift = 64;
   uint32_t byte_rank[256];
@@ -186,14 +73,14 @@ struct BpeRanks::Impl {
   // of them without touching the table. (A small "hot" table of the lowest-ranked pairs in front
   // of it was tried and was slower: one more dependent probe on every lookup.)
   bool merge_by_id = false;
-  TableArray<uint64_t> pair_slots;
+  HugeArray<uint64_t> pair_slots;
   uint64_t pair_mask = 0;
   int pair_shift = 64;
-  TableArray<uint64_t> pair_bloom;
+  HugeArray<uint64_t> pair_bloom;
   int bloom_shift = 64;
   // Rank of the two-byte token (b0 << 8 | b1), kNoRank if none: the first round of every merge
   // without hashing, from a 256 KiB table that stays in L2.
-  TableArray<uint32_t> byte_pair_rank;
+  HugeArray<uint32_t> byte_pair_rank;
 
   // Three-byte UTF-8 characters (lead E0-EF + two continuation bytes; kana, kanji, most CJK)
   // pre-merged: a character's own merges (e.g. two bytes, then the whole character) are most of
@@ -217,10 +104,10 @@ struct BpeRanks::Impl {
     uint64_t guard;
   };
   bool char3_ready = false;
-  TableArray<Char3Entry> char3;
-  TableArray<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
-  TableArray<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
-  TableArray<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
+  HugeArray<Char3Entry> char3;
+  HugeArray<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
+  HugeArray<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
+  HugeArray<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
   // c = the character's bytes at p[i..i+3) of a piece p[0..n).
   bool Char3Safe(uint64_t guard, const uint8_t* p, uint32_t i, uint32_t n) const {
     const uint32_t p0 = static_cast<uint32_t>(guard & kIdMask);
@@ -252,24 +139,6 @@ struct BpeRanks::Impl {
   static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
   static constexpr uint64_t kBloomMul = 0xD6E8FEB86659FD93ull;
 
-  // Bit positions from the middle of the product (its low bits depend only on the key's low
-  // bits; its top bits pick the word).
-  // The three bits come from an 8 KiB table of masks: one load instead of three variable
-  // shifts. Only 1024 patterns, so a miss shares an inserted pair's exact pattern more often:
-  // by estimate about one point more false positives (~4% instead of ~3%), which cost less than
-  // the shifts saved (callgrind, Japanese: -5% instructions in merging).
-  struct BloomMasks {
-    uint64_t m[1024];
-    constexpr BloomMasks() : m() {
-      for (uint64_t i = 0; i < 1024; ++i) {
-        const uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull;
-        m[i] = (uint64_t{1} << (h >> 58)) | (uint64_t{1} << ((h >> 52) & 63)) |
-               (uint64_t{1} << ((h >> 46) & 63));
-      }
-    }
-  };
-  static const BloomMasks kBloomMasks;
-  static uint64_t BloomBits(uint64_t h2) { return kBloomMasks.m[(h2 >> 24) & 1023]; }
 
   uint32_t PairRank(uint32_t a, uint32_t b) const {
     const uint64_t key = (uint64_t{a} << kIdBits) | b;
@@ -291,7 +160,7 @@ struct BpeRanks::Impl {
   }
 
   uint32_t PairRankAfterBloom(uint64_t key, uint64_t word, uint64_t h2) const {
-    const uint64_t bits = BloomBits(h2);
+    const uint64_t bits = byte_tables::bloom_bits(h2);
     if ((word & bits) != bits) return kNoRank;
     const uint64_t* slots_p = pair_slots.data();
     for (size_t i = static_cast<size_t>((key * kMul) >> pair_shift);; i = (i + 1) & pair_mask) {
@@ -304,12 +173,12 @@ struct BpeRanks::Impl {
   uint32_t Find(const uint8_t* p, size_t len) const {
     if (len > max_token_len || len == 0) return kNoRank;
     uint64_t prefix = load_prefix(p, len);
-    return FindAt(p, len, prefix, static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift));
+    return FindAt(p, len, prefix, static_cast<size_t>(hash_prefixed(p, len, prefix) >> slot_shift));
   }
   // Find that also returns the piece's hash (for the piece cache); len <= max_token_len.
   uint32_t FindHashed(const uint8_t* p, size_t len, uint64_t* hash) const {
     uint64_t prefix = load_prefix(p, len);
-    *hash = hash_key(p, len, prefix);
+    *hash = hash_prefixed(p, len, prefix);
     return FindAt(p, len, prefix, static_cast<size_t>(*hash >> slot_shift));
   }
 
@@ -319,7 +188,7 @@ struct BpeRanks::Impl {
   // is encoded, so the miss overlaps the previous piece's merging.
   void PrefetchPiece(const uint8_t* p, size_t len) const {
     if (len < 3 || len > max_token_len) return;  // answered without the table
-    const uint64_t hash = hash_key(p, len, load_prefix(p, len));
+    const uint64_t hash = hash_prefixed(p, len, load_prefix(p, len));
     prefetch(&slots[static_cast<size_t>(hash >> slot_shift)]);
   }
 
@@ -347,7 +216,7 @@ struct BpeRanks::Impl {
   // False if these bytes are already present.
   bool Insert(const uint8_t* p, size_t len, uint32_t rank) {
     uint64_t prefix = load_prefix(p, len);
-    size_t i = static_cast<size_t>(hash_key(p, len, prefix) >> slot_shift);
+    size_t i = static_cast<size_t>(hash_prefixed(p, len, prefix) >> slot_shift);
     for (;;) {
       Slot& s = slots[i];
       if (s.len == 0) {
@@ -1044,7 +913,7 @@ void BpeRanks::Impl::BuildPairTable() {
   };
   auto start_probe = [&](const uint8_t* q, uint32_t len, uint32_t rank, uint32_t left) {
     uint64_t prefix = load_prefix(q, len);
-    size_t i = static_cast<size_t>(hash_key(q, len, prefix) >> slot_shift);
+    size_t i = static_cast<size_t>(hash_prefixed(q, len, prefix) >> slot_shift);
     __builtin_prefetch(&slots[i]);
     return Probe{q, prefix, i, len, rank, left};
   };
@@ -1076,7 +945,7 @@ void BpeRanks::Impl::BuildPairTable() {
                         q.rank);
     }
   }
-  auto make_table = [](const uint64_t* e, size_t n, TableArray<uint64_t>* table, uint64_t* mask,
+  auto make_table = [](const uint64_t* e, size_t n, HugeArray<uint64_t>* table, uint64_t* mask,
                        int* shift) {
     size_t cap = 16;
     int bits = 4;
@@ -1106,7 +975,7 @@ void BpeRanks::Impl::BuildPairTable() {
   bloom_shift = 64 - word_bits;
   for (uint64_t e : entries) {
     uint64_t h2 = (e >> kIdBits) * kBloomMul;
-    pair_bloom[static_cast<size_t>(h2 >> bloom_shift)] |= BloomBits(h2);
+    pair_bloom[static_cast<size_t>(h2 >> bloom_shift)] |= byte_tables::bloom_bits(h2);
   }
   merge_by_id = true;
   BuildCharTable();
@@ -1236,7 +1105,6 @@ void BpeRanks::Impl::BuildCharTable() {
   char3_ready = true;
 }
 
-const BpeRanks::Impl::BloomMasks BpeRanks::Impl::kBloomMasks;
 
 BpeRanks::BpeRanks() = default;
 BpeRanks::~BpeRanks() = default;

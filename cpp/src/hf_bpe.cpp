@@ -18,6 +18,8 @@
 //   on each remaining piece after the normalizer; lstrip/rstrip widen a match over White_Space.
 #include "fastprep/hf_bpe.h"
 
+#include "byte_tables.h"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -28,12 +30,6 @@
 #include <new>
 #include <unordered_map>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-#if defined(_WIN32)
-#include <malloc.h>
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -116,37 +112,9 @@ inline uint64_t load_u64(const uint8_t* p) {
   return v;
 }
 
-// Little-endian loads: the packed prefixes below must give every byte string of one length its
-// own value, which depends on the byte order.
-inline uint64_t load_le64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-inline uint32_t load_le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  return v;
-}
-
-// The first min(n, 8) bytes of p[0, n) (n >= 1) as a little-endian integer, zero-padded; reads
-// only p[0, n).
-inline uint64_t load_prefix(const uint8_t* p, size_t n) {
-  if (n >= 8) return load_le64(p);
-  if (n >= 4) {  // two overlapping loads: the overlap ORs equal bytes onto each other
-    return load_le32(p) | (uint64_t{load_le32(p + n - 4)} << (8 * (n - 4)));
-  }
-  // n 1..3: p[0], p[n / 2] and p[n - 1] cover every position; mask off the repeats.
-  const uint64_t v = uint64_t{p[0]} | (uint64_t{p[n >> 1]} << 8) | (uint64_t{p[n - 1]} << 16);
-  return v & ((uint64_t{1} << (8 * n)) - 1);
-}
+using byte_tables::HugeArray;
+using byte_tables::load_prefix;
+using byte_tables::hash_prefixed;
 
 inline uint64_t mix64(uint64_t x) {
   x ^= x >> 32;
@@ -155,78 +123,6 @@ inline uint64_t mix64(uint64_t x) {
   return x;
 }
 
-constexpr uint64_t kHashMul = 0x9E3779B97F4A7C15ULL;
-
-inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-// Hash of p[0, n) given its packed prefix; the top bits are the well-mixed ones (table indices
-// and the piece cache take them). Pieces of up to 8 bytes, nearly all of them, cost a multiply.
-inline uint64_t hash_piece(const uint8_t* p, size_t n, uint64_t prefix) {
-  if (n <= 8) return (prefix + n) * kHashMul;
-  uint64_t h = prefix * kHashMul;
-  size_t i = 8;
-  for (; i + 8 < n; i += 8) h = (rotl64(h, 29) ^ load_u64(p + i)) * kHashMul;
-  h = (rotl64(h, 29) ^ load_u64(p + n - 8)) * kHashMul;
-  return (h ^ n) * kHashMul;
-}
-
-// A fixed-size array for the large lookup tables (token and pair slots: several MiB probed at
-// random, so with 4 KiB pages nearly every probe also misses the TLB). On Linux an array of
-// 2 MiB or more is 2 MiB-aligned and advised into transparent huge pages (a hint: failure just
-// means small pages). The same idea as TableArray in bpe.cpp, kept apart so the two encoders
-// can change independently.
-template <class T>
-class BigArray {
- public:
-  BigArray() = default;
-  BigArray(const BigArray&) = delete;
-  BigArray& operator=(const BigArray&) = delete;
-  ~BigArray() { release(data_); }
-  // May throw std::bad_alloc.
-  void assign(size_t n, const T& value) {
-    release(data_);
-    data_ = nullptr;
-    size_ = 0;
-    constexpr size_t kHuge = size_t{2} << 20;
-    size_t bytes = std::max<size_t>(n * sizeof(T), 64);
-    void* p = nullptr;
-    if (bytes >= kHuge) {
-      bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
-      p = allocate(kHuge, bytes);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-      if (p) madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    } else {
-      p = allocate(64, (bytes + 63) & ~size_t{63});
-    }
-    if (!p) throw std::bad_alloc();
-    data_ = static_cast<T*>(p);
-    size_ = n;
-    std::fill(data_, data_ + n, value);
-  }
-  const T* data() const { return data_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  size_t size() const { return size_; }
-
- private:
-  static void* allocate(size_t align, size_t bytes) {
-#if defined(_WIN32)
-    return _aligned_malloc(bytes, align);
-#else
-    return std::aligned_alloc(align, bytes);
-#endif
-  }
-  static void release(void* p) {
-#if defined(_WIN32)
-    _aligned_free(p);
-#else
-    std::free(p);
-#endif
-  }
-  T* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // Open-addressing map from a 64-bit key (never ~0) to a 64-bit value; linear probing.
 class U64Map {
@@ -269,19 +165,6 @@ class U64Map {
 constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kNoId = std::numeric_limits<uint32_t>::max();
 
-// The merge-pair filter's bit patterns (PairTable::bloom_bits): 1024 masks of three bits each.
-struct PairBloomMasks {
-  uint64_t m[1024];
-  constexpr PairBloomMasks() : m() {
-    for (uint64_t i = 0; i < 1024; ++i) {
-      const uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull;
-      m[i] = (uint64_t{1} << (x >> 58)) | (uint64_t{1} << ((x >> 52) & 63)) |
-             (uint64_t{1} << ((x >> 46) & 63));
-    }
-  }
-};
-constexpr PairBloomMasks kPairBloomMasks{};
-
 // (left id, right id) -> merge index; the merge's result id is kept apart, by merge index, since
 // it is needed only when the pair actually merges. Merging is bound by cache misses on this
 // table: a slot is one 8-byte word (left << 42 | right << 21 | merge index), and a blocked Bloom
@@ -318,7 +201,7 @@ class PairTable {
       while (slots_[i] != kEmpty) i = (i + 1) & mask_;
       slots_[i] = (k << kIdBits) | rank;
       const uint64_t h = k * kBloomMul;
-      bloom_[static_cast<size_t>(h >> bloom_shift_)] |= bloom_bits(h);
+      bloom_[static_cast<size_t>(h >> bloom_shift_)] |= byte_tables::bloom_bits(h);
     }
   }
   // Merge index of the pair, kNoRank when it does not merge.
@@ -344,13 +227,8 @@ class PairTable {
   static constexpr uint64_t kSlotMul = 0x9E3779B97F4A7C15ULL;
   static constexpr uint64_t kRankMask = (uint64_t{1} << kIdBits) - 1;
   static uint64_t key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << kIdBits) | b; }
-  // Bits from the middle of the product (its low bits depend only on the key's low bits; its
-  // top bits pick the word), as one load from a table of 1024 three-bit masks instead of three
-  // variable shifts (the same trade as the tiktoken path's filter: a few more false positives,
-  // fewer instructions per lookup).
-  static uint64_t bloom_bits(uint64_t h) { return kPairBloomMasks.m[(h >> 24) & 1023]; }
   inline uint32_t after_bloom(uint64_t k, uint64_t word, uint64_t h) const {
-    const uint64_t bits = bloom_bits(h);
+    const uint64_t bits = byte_tables::bloom_bits(h);
     if ((word & bits) != bits) return kNoRank;
     const uint64_t* slots = slots_.data();
     for (size_t i = static_cast<size_t>((k * kSlotMul) >> shift_);; i = (i + 1) & mask_) {
@@ -359,7 +237,7 @@ class PairTable {
       if (s == kEmpty) return kNoRank;
     }
   }
-  BigArray<uint64_t> slots_;
+  HugeArray<uint64_t> slots_;
   std::vector<uint64_t> bloom_{0, 0};
   uint64_t mask_ = 1;
   int shift_ = 63;
@@ -393,7 +271,7 @@ class TokenTable {
       const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
       const size_t n = bytes.size();
       const uint64_t prefix = load_prefix(p, n);
-      size_t i = static_cast<size_t>(hash_piece(p, n, prefix) >> shift_);
+      size_t i = static_cast<size_t>(hash_prefixed(p, n, prefix) >> shift_);
       while (slots_[i].len != 0 && !same(i, prefix, p, n)) i = (i + 1) & mask_;
       if (slots_[i].len == 0) {
         slots_[i].prefix = prefix;
@@ -409,10 +287,10 @@ class TokenTable {
   // way (the piece cache is keyed by it).
   inline uint32_t find(const uint8_t* p, size_t n, uint64_t* hash) const {
     const uint64_t prefix = load_prefix(p, n);
-    *hash = hash_piece(p, n, prefix);
+    *hash = hash_prefixed(p, n, prefix);
     return find(p, n, prefix, *hash);
   }
-  // The same given load_prefix(p, n) and hash_piece(p, n, prefix).
+  // The same given load_prefix(p, n) and hash_prefixed(p, n, prefix).
   inline uint32_t find(const uint8_t* p, size_t n, uint64_t prefix, uint64_t h) const {
     if (n > max_length_) return kNoId;
     size_t i = static_cast<size_t>(h >> shift_);
@@ -443,7 +321,7 @@ class TokenTable {
     const Slot& s = slots_[i];
     return s.prefix == prefix && s.len == n && (n <= 8 || std::memcmp(blob_.data() + tail_[i], p, n) == 0);
   }
-  BigArray<Slot> slots_;
+  HugeArray<Slot> slots_;
   std::vector<uint32_t> tail_;  // by slot: offset of the token's bytes in blob_
   std::string blob_;
   size_t mask_ = 0;
@@ -915,7 +793,7 @@ struct PieceCache {
   static size_t data_size(size_t len, size_t n_ids) { return pad4(pad4(len) + 5 * n_ids); }
 
   // Writes the cached ids (and ends, when ends is not null) of piece p and returns how many; 0
-  // on a miss. hash = hash_piece(p, len): for len <= 8 it is a bijection of the packed bytes
+  // on a miss. hash = hash_prefixed(p, len): for len <= 8 it is a bijection of the packed bytes
   // (prefix + len times an odd constant), so equal hashes and lengths are equal bytes.
   size_t lookup(uint64_t owner, const uint8_t* p, size_t len, uint64_t hash, uint32_t* ids, uint32_t* ends) const {
     const Entry& e = index[static_cast<size_t>(hash >> (64 - kIndexBits))];
@@ -1235,7 +1113,7 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
   if (use_whole) {
     if (!sc.cache) sc.cache.reset(new PieceCache());
     const uint64_t prefix = load_prefix(p, n);
-    hash = hash_piece(p, n, prefix);
+    hash = hash_prefixed(p, n, prefix);
     uint32_t id;
     if (n <= 8) {
       PieceCache::Hot& hot = sc.cache->hot[static_cast<size_t>(hash >> (64 - PieceCache::kHotBits))];

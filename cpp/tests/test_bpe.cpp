@@ -17,16 +17,10 @@
 #include "fastprep/pretokenize.h"
 #include "fastprep/thread_pool.h"
 
+#include "check.h"
+
 using namespace fastprep;
 
-static int g_failures = 0;
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                         \
-    }                                                                       \
-  } while (0)
 #define CHECK_OK(expr)                                                      \
   do {                                                                      \
     Status _st = (expr);                                                    \

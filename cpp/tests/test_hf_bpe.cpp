@@ -9,17 +9,10 @@
 
 #include "fastprep/hf_bpe.h"
 
+#include "check.h"
+
 using namespace fastprep;
 
-static int g_failures = 0;
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                                 \
-    }                                                                               \
-  } while (0)
 
 static std::string utf8(uint32_t cp) {
   std::string s;

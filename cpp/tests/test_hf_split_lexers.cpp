@@ -7,45 +7,19 @@
 
 #include "fastprep/hf_bpe.h"
 
+#include "check.h"
+
 using namespace fastprep;
 
-static int g_failures = 0;
-
-#define CHECK(cond)                                                                 \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                                 \
-    }                                                                               \
-  } while (0)
 
 static std::vector<std::string> split(HfPreTokenizer kind, const std::string& text) {
   std::vector<uint32_t> ends;
   split_hf_pieces(kind, reinterpret_cast<const uint8_t*>(text.data()), text.size(), &ends);
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (uint32_t e : ends) {
-    if (e <= pos || e > text.size()) {
-      std::fprintf(stderr, "lexer %s made no progress at %zu\n", hf_pre_tokenizer_name(kind), pos);
-      ++g_failures;
-      break;
-    }
-    out.emplace_back(text.substr(pos, e - pos));
-    pos = e;
-  }
-  return out;
+  return pieces_at(text, ends, hf_pre_tokenizer_name(kind));
 }
 
 static void expect(HfPreTokenizer kind, const std::string& text, const std::vector<std::string>& want) {
-  const auto got = split(kind, text);
-  if (got != want) {
-    ++g_failures;
-    std::fprintf(stderr, "lexer %s, text \"%s\": got", hf_pre_tokenizer_name(kind), text.c_str());
-    for (const auto& p : got) std::fprintf(stderr, " [%s]", p.c_str());
-    std::fprintf(stderr, ", want");
-    for (const auto& p : want) std::fprintf(stderr, " [%s]", p.c_str());
-    std::fprintf(stderr, "\n");
-  }
+  expect_pieces(hf_pre_tokenizer_name(kind), text, split(kind, text), want);
 }
 
 // The regexes as they read after JSON decoding.

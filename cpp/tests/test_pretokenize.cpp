@@ -9,45 +9,26 @@
 #include "fastprep/pretokenize.h"
 #include "fastprep/unicode.h"
 
+#include "check.h"
+
 using namespace fastprep;
 
-static int g_failures = 0;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                   \
-    }                                                                 \
-  } while (0)
 
 static std::vector<std::string> split(PreTokenizerKind kind, const std::string& text) {
-  std::vector<std::string> out;
+  std::vector<uint32_t> ends;
   const NextPieceFn fn = next_piece_fn(kind);
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   for (size_t pos = 0; pos < text.size();) {
     const size_t end = fn(s, text.size(), pos);
-    if (end <= pos || end > text.size()) {
-      std::fprintf(stderr, "lexer made no progress at %zu\n", pos);
-      ++g_failures;
-      break;
-    }
-    out.emplace_back(text.substr(pos, end - pos));
+    ends.push_back(static_cast<uint32_t>(end));
+    if (end <= pos || end > text.size()) break;  // pieces_at reports it
     pos = end;
   }
-  return out;
+  return pieces_at(text, ends, pretokenizer_kind_name(kind));
 }
 
 static void expect(PreTokenizerKind kind, const std::string& text, const std::vector<std::string>& want) {
-  const auto got = split(kind, text);
-  if (got != want) {
-    ++g_failures;
-    std::fprintf(stderr, "kind %s, text \"%s\": got", pretokenizer_kind_name(kind), text.c_str());
-    for (const auto& p : got) std::fprintf(stderr, " [%s]", p.c_str());
-    std::fprintf(stderr, ", want");
-    for (const auto& p : want) std::fprintf(stderr, " [%s]", p.c_str());
-    std::fprintf(stderr, "\n");
-  }
+  expect_pieces(pretokenizer_kind_name(kind), text, split(kind, text), want);
 }
 
 static void test_unicode_tables() {

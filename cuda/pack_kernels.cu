@@ -1,26 +1,12 @@
 // Device packing kernels: thin grid-stride loops over the per-element logic in pack_logic.cuh.
 #include <cuda_runtime.h>
 
+#include "grid.cuh"
 #include "pack_launch.h"
 #include "pack_logic.cuh"
 
 namespace fastprep_cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride beyond this
-
-int blocks_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
-}
-
-__device__ __forceinline__ int64_t thread_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
 
 __global__ void scan_offsets_kernel(const int64_t* offsets, int64_t n_seqs, int64_t flat_length,
                                     int64_t max_length, bool truncate_left, int64_t* kept_begin,

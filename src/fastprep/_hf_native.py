@@ -221,7 +221,11 @@ class NativeHfBpe:
 
     def encode_ids(self, text: str) -> List[int]:
         r = self._enc.encode_ids(text)
-        return r if r is not None else self._reference_encode(text)[0]
+        return r if r is not None else self.reference_ids(text)
+
+    def reference_ids(self, text: str) -> List[int]:
+        """Ids of a text the native encoder declined (it needs the reference's normalizer)."""
+        return self._reference_encode(text)[0]
 
     def encode_batch(self, texts: Sequence[str], num_threads: int = _DEFAULT_BATCH_THREADS):
         out = self._enc.encode_batch(list(texts), num_threads)

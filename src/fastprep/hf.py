@@ -67,12 +67,13 @@ class HfEngine:
         self.padding = pipeline.padding
         # The common serving call (one str, no truncation or padding configured) in as few
         # Python steps as possible: (core encode_ids, which answers None when the text needs the
-        # reference; the wrapper's encode_ids; prefix; suffix).
+        # reference; the reference's ids for those texts; prefix; suffix).
         self._plain = None
         if native is not None and self.affixes is not None and self.truncation is None \
                 and self.padding is None:
             core_enc = getattr(native, "_enc", native)
-            self._plain = (core_enc.encode_ids, native.encode_ids) + tuple(self.affixes)
+            reference = getattr(native, "reference_ids", native.encode_ids)
+            self._plain = (core_enc.encode_ids, reference) + tuple(self.affixes)
 
     @classmethod
     def load(cls, json_obj: dict, backend: str) -> "HfEngine":

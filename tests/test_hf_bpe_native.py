@@ -170,6 +170,50 @@ def test_deepseek_splitter_equals_reference():
     run()
 
 
+@functools.lru_cache(maxsize=None)
+def deepseek_hf_splitter():
+    """HF tokenizers' pre-tokenizer made of the file's three Splits (without its ByteLevel step)."""
+    obj = copy.deepcopy(load_json("deepseek_v3"))
+    obj["pre_tokenizer"]["pretokenizers"] = obj["pre_tokenizer"]["pretokenizers"][:3]
+    return tokenizers.Tokenizer.from_str(json.dumps(obj)).pre_tokenizer
+
+
+def deepseek_hf_pieces(text: str) -> list:
+    return [s for s, _ in deepseek_hf_splitter().pre_tokenize_str(text)]
+
+
+def _deepseek_sweep_texts():
+    """Every number, mark, space, letter of the CJK ranges and their neighbours, punctuation and
+    symbol below U+3100, and every 23rd code point, run together and between neighbours that
+    end or continue a run (digit, CJK, ASCII letter, punctuation, space, line break)."""
+    from fastprep._fallback import unicode_data
+    wanted = {c for cat in ["Nd", "Nl", "No", "Mn", "Mc", "Me", "Lt", "Lm"]
+              for lo, hi in unicode_data.CATEGORY_RANGES[cat] for c in range(lo, hi + 1)}
+    wanted.update(c for lo, hi in unicode_data.WHITE_SPACE for c in range(lo, hi + 1))
+    wanted.update(range(0x3000, 0x3100))
+    wanted.update(range(0x4DFF, 0x4E02))
+    wanted.update(range(0x9FA3, 0x9FA8))
+    wanted.update(c for cat in ["Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"]
+                  for lo, hi in unicode_data.CATEGORY_RANGES[cat] for c in range(lo, min(hi, 0x30FF) + 1))
+    wanted.update(c for c in range(0, 0x110000, 23) if not 0xD800 <= c <= 0xDFFF)
+    cps = [chr(c) for c in sorted(wanted)]
+    for joiner in ["", " ", "a", "7", "\u4e2d", "!", "\n", " \r\n", "\u00a0", "\u3099"]:
+        for i in range(0, len(cps), 1500):
+            yield joiner.join(cps[i:i + 1500]) + joiner
+
+
+def test_deepseek_splitter_code_point_sweep():
+    core = _backend._native
+    for text in _deepseek_sweep_texts():
+        assert core.hf_split_deepseek_v3(text) == deepseek_hf_pieces(text), text[:40]
+
+
+@pytest.mark.parametrize("corpus", CORPORA, ids=lambda p: p.stem)
+def test_deepseek_splitter_on_corpus(corpus):
+    text = corpus.read_text(encoding="utf-8")[:200_000]
+    assert _backend._native.hf_split_deepseek_v3(text) == deepseek_hf_pieces(text)
+
+
 # -- options on modified files ----------------------------------------------------------------------
 
 def _variant(name: str, **changes) -> dict:

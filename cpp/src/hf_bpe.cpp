@@ -290,6 +290,9 @@ class TokenTable {
     *hash = hash_prefixed(p, n, prefix);
     return find(p, n, prefix, *hash);
   }
+  // Starts loading the first slot find() probes for a piece of hash h.
+  inline void prefetch_slot(uint64_t h) const { byte_tables::prefetch(&slots_[static_cast<size_t>(h >> shift_)]); }
+  size_t max_length() const { return max_length_; }
   // The same given load_prefix(p, n) and hash_prefixed(p, n, prefix).
   inline uint32_t find(const uint8_t* p, size_t n, uint64_t prefix, uint64_t h) const {
     if (n > max_length_) return kNoId;
@@ -491,32 +494,13 @@ constexpr DsTables make_ds_tables() {
 
 constexpr DsTables kDs = make_ds_tables();
 
-inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len, uint32_t* cp) {
+inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len) {
   const uint8_t b = s[i];
   if (b < 0x80) {
     *len = 1;
-    *cp = b;
     return kDs.ascii[b];
   }
-  *cp = decode_utf8(s + i, len);
-  return kDs.by_properties[unicode_properties(*cp)];
-}
-
-inline uint8_t ds_class(const uint8_t* s, size_t i, size_t* len) {
-  uint32_t cp;
-  return ds_class(s, i, len, &cp);
-}
-
-inline size_t ds_skip(const uint8_t* s, size_t n, size_t i, uint8_t mask) {
-  for (;;) {
-    for (; i < n && s[i] < 0x80; ++i) {  // ASCII runs (most words, spaces) without decoding
-      if (!(kDs.ascii[s[i]] & mask)) return i;
-    }
-    if (i >= n) return i;
-    size_t len;
-    if (!(kDs.by_properties[unicode_properties(decode_utf8(s + i, &len))] & mask)) return i;
-    i += len;
-  }
+  return kDs.by_properties[unicode_properties(decode_utf8(s + i, len))];
 }
 
 inline bool ds_cjk(uint32_t cp) {
@@ -525,70 +509,129 @@ inline bool ds_cjk(uint32_t cp) {
 
 inline bool ascii_alpha(uint8_t b) { return (b | 0x20) >= 'a' && (b | 0x20) <= 'z'; }
 
-// End of pattern 3's match starting at pos within [0, n), or 0 when no alternative matches there.
-size_t ds_match3(const uint8_t* s, size_t n, size_t pos) {
-  size_t len;
-  const uint8_t c = ds_class(s, pos, &len);
+// The three Splits in one pass. The pieces of patterns 1 and 2 are runs of one kind: numbers (cut
+// in threes), CJK-range characters, and everything else ("other" runs); pattern 3 then splits each
+// CJK or other run as if that run were the whole input. So pattern 3 runs straight over the text in
+// the mode of the current run, where a character that belongs to another run has class kDsEnd:
+// no alternative accepts it, so every scan stops there exactly as it would at the end of input.
+enum class DsRun { kOther, kCjk };
+constexpr uint8_t kDsEnd = 0;
+
+struct DsOtherAscii {
+  uint8_t cls[128];
+};
+
+constexpr DsOtherAscii make_ds_other_ascii() {
+  DsOtherAscii t{};
+  for (int b = 0; b < 128; ++b) t.cls[b] = (kDs.ascii[b] & kDsNumber) ? kDsEnd : kDs.ascii[b];
+  return t;
+}
+
+constexpr DsOtherAscii kDsOtherAscii = make_ds_other_ascii();
+
+// Class of the ASCII byte b in a run of kind kRun (every ASCII character ends a CJK run).
+template <DsRun kRun>
+inline uint8_t ds_run_ascii(uint8_t b) {
+  return kRun == DsRun::kOther ? kDsOtherAscii.cls[b] : kDsEnd;
+}
+
+// Class of the character at s[i] (i < n) within a run of kind kRun; its byte length goes to *len.
+template <DsRun kRun>
+inline uint8_t ds_run_class(const uint8_t* s, size_t i, size_t* len) {
+  const uint8_t b = s[i];
+  if (b < 0x80) {
+    *len = 1;
+    return ds_run_ascii<kRun>(b);
+  }
+  const uint32_t cp = decode_utf8(s + i, len);
+  if (ds_cjk(cp) != (kRun == DsRun::kCjk)) return kDsEnd;
+  const uint8_t c = kDs.by_properties[unicode_properties(cp)];
+  return (c & kDsNumber) ? kDsEnd : c;  // no CJK-range character is \p{N}
+}
+
+// End of the run of characters whose class is in mask, from i.
+template <DsRun kRun>
+inline size_t ds_skip(const uint8_t* s, size_t n, size_t i, uint8_t mask) {
+  for (;;) {
+    for (; i < n && s[i] < 0x80; ++i) {  // ASCII runs (most words, spaces) without decoding
+      if (!(ds_run_ascii<kRun>(s[i]) & mask)) return i;
+    }
+    if (i >= n) return i;
+    size_t len;
+    if (!(ds_run_class<kRun>(s, i, &len) & mask)) return i;
+    i += len;
+  }
+}
+
+// End of pattern 3's match at pos, whose character has class c (not kDsEnd) and length len, or 0
+// when no alternative matches there.
+template <DsRun kRun>
+size_t ds_match3(const uint8_t* s, size_t n, size_t pos, uint8_t c, size_t len) {
   const size_t q = pos + len;
   const uint8_t b = s[pos];
-  // [!"#...~][A-Za-z]+
-  if (b < 0x80 && (c & kDsPunct) && q < n && ascii_alpha(s[q])) {
+  // [!"#...~][A-Za-z]+ (ASCII: only in other runs)
+  if (kRun == DsRun::kOther && b < 0x80 && (c & kDsPunct) && q < n && ascii_alpha(s[q])) {
     size_t i = q + 1;
     while (i < n && ascii_alpha(s[i])) ++i;
     return i;
   }
   // [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ : a mark is both a prefix and a word character, so a
   // run of letters/marks from pos is the match whenever pos itself is one.
-  if (c & kDsLM) return ds_skip(s, n, q, kDsLM);
+  if (c & kDsLM) return ds_skip<kRun>(s, n, q, kDsLM);
   size_t len2 = 0;
-  const uint8_t c2 = q < n ? ds_class(s, q, &len2) : 0;
-  if ((c & kDsPrefix) && (c2 & kDsLM)) return ds_skip(s, n, q + len2, kDsLM);
-  //  ?[\p{P}\p{S}]+[\r\n]*
+  const uint8_t c2 = q < n ? ds_run_class<kRun>(s, q, &len2) : kDsEnd;
+  if ((c & kDsPrefix) && (c2 & kDsLM)) return ds_skip<kRun>(s, n, q + len2, kDsLM);
+  //  ?[\p{P}\p{S}]+[\r\n]* (line breaks belong to other runs)
   size_t i = 0;
-  if (b == ' ' && (c2 & kDsPunct)) i = ds_skip(s, n, q + len2, kDsPunct);
-  else if (c & kDsPunct) i = ds_skip(s, n, q, kDsPunct);
+  if (b == ' ' && (c2 & kDsPunct)) i = ds_skip<kRun>(s, n, q + len2, kDsPunct);
+  else if (c & kDsPunct) i = ds_skip<kRun>(s, n, q, kDsPunct);
   if (i) {
-    while (i < n && (s[i] == '\r' || s[i] == '\n')) ++i;
+    if (kRun == DsRun::kOther) {
+      while (i < n && (s[i] == '\r' || s[i] == '\n')) ++i;
+    }
     return i;
   }
   if (!(c & kDsSpace)) return 0;
   // \s*[\r\n]+ | \s+(?!\S) | \s+
   size_t end = pos, last_start = pos, newline_end = 0;
+  uint8_t k = kDsEnd;
   while (end < n) {
     size_t l;
-    const uint8_t k = ds_class(s, end, &l);
+    k = ds_run_class<kRun>(s, end, &l);
     if (!(k & kDsSpace)) break;
     last_start = end;
     end += l;
     if (k & kDsNewline) newline_end = end;
   }
   if (newline_end) return newline_end;  // \s* gives back up to the last line break
-  if (end == n) return n;
+  if (end == n || k == kDsEnd) return end;  // the run ends here: (?!\S) holds
   return last_start > pos ? last_start : end;
 }
 
-// Pattern 3 over [a, e): matches and the gaps between them, each a piece.
-// Writes the piece ends through out (room for e - a) and returns the new cursor.
-uint32_t* ds_lex3(const uint8_t* s, size_t a, size_t e, uint32_t* out) {
-  // The lexer sees only the piece: a lookahead at its end sees the end of input.
-  const uint8_t* base = s + a;
-  const size_t n = e - a;
-  size_t pos = 0;
+// Pattern 3 over the run of kind kRun that starts at pos: its matches and the gaps between them,
+// each a piece. Writes the piece ends through *out and returns the end of the run.
+template <DsRun kRun>
+size_t ds_lex_run(const uint8_t* s, size_t n, size_t pos, uint32_t** out) {
+  uint32_t* o = *out;
   bool gap = false;
   while (pos < n) {
-    const size_t m = ds_match3(base, n, pos);
+    size_t len;
+    const uint8_t c = ds_run_class<kRun>(s, pos, &len);
+    if (c == kDsEnd) break;
+    const size_t m = ds_match3<kRun>(s, n, pos, c, len);
     if (m) {
-      if (gap) *out++ = static_cast<uint32_t>(a + pos);
+      if (gap) *o++ = static_cast<uint32_t>(pos);
       gap = false;
-      *out++ = static_cast<uint32_t>(a + m);
+      *o++ = static_cast<uint32_t>(m);
       pos = m;
     } else {
       gap = true;
-      pos += utf8_length(base[pos]);
+      pos += len;
     }
   }
-  if (gap) *out++ = static_cast<uint32_t>(e);
-  return out;
+  if (gap) *o++ = static_cast<uint32_t>(pos);
+  *out = o;
+  return pos;
 }
 
 }  // namespace
@@ -606,11 +649,12 @@ namespace {
 size_t split_deepseek_v3_into(const uint8_t* s, size_t n, uint32_t* const first) {
   uint32_t* out = first;
   size_t pos = 0;
-  while (pos < n) {
+  for (;;) {
+    pos = ds_lex_run<DsRun::kOther>(s, n, pos, &out);
+    if (pos >= n) break;
+    // A number or a CJK-range character starts the next run.
     size_t len;
-    uint32_t cp;
-    const uint8_t c = ds_class(s, pos, &len, &cp);
-    if (c & kDsNumber) {  // \p{N}{1,3}: a run of numbers in threes; pattern 3 leaves them whole
+    if (ds_class(s, pos, &len) & kDsNumber) {  // \p{N}{1,3}: pattern 3 leaves each piece whole
       size_t i = pos + len;
       int count = 1;
       while (i < n) {
@@ -625,40 +669,10 @@ size_t split_deepseek_v3_into(const uint8_t* s, size_t n, uint32_t* const first)
       }
       *out++ = static_cast<uint32_t>(i);
       pos = i;
-      continue;
+    } else {
+      pos = ds_lex_run<DsRun::kCjk>(s, n, pos, &out);
     }
-    const bool cjk = ds_cjk(cp);
-    size_t i = pos + len;
-    if (!cjk) {  // ASCII other than digits continues a non-CJK run
-#if defined(__SSE2__)
-      // 16 bytes at a time: stop at a byte >= 0x80 or a digit ('0'..'9' + 0x50 = -128..-119).
-      const __m128i shift = _mm_set1_epi8(0x50), limit = _mm_set1_epi8(-118);
-      for (; i + 16 <= n; i += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-        const unsigned stop = static_cast<unsigned>(
-            _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, shift), limit)));
-        if (stop != 0) {
-          i += static_cast<size_t>(__builtin_ctz(stop));
-          break;
-        }
-      }
-#endif
-      while (i < n && s[i] < 0x80 && !(s[i] >= '0' && s[i] <= '9')) ++i;
-    } else {  // the CJK ranges are 3-byte characters, none of them \p{N}
-      while (i + 3 <= n && (s[i] & 0xF0) == 0xE0 &&
-             ds_cjk(((s[i] & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu))) {
-        i += 3;
-      }
-    }
-    while (i < n) {
-      size_t l;
-      uint32_t cp2;
-      const uint8_t c2 = ds_class(s, i, &l, &cp2);
-      if ((c2 & kDsNumber) || ds_cjk(cp2) != cjk) break;
-      i += l;
-    }
-    out = ds_lex3(s, pos, i, out);
-    pos = i;
+    if (pos >= n) break;
   }
   return static_cast<size_t>(out - first);
 }
@@ -736,20 +750,30 @@ bool hf_pre_tokenizer_from_name(std::string_view name, HfPreTokenizer* kind) {
   return false;
 }
 
-void split_hf_pieces(HfPreTokenizer kind, const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
-  if (kind == HfPreTokenizer::kDeepseekV3) {
-    split_deepseek_v3(s, n, ends);
-    return;
-  }
+namespace {
+
+// split_hf_pieces into a buffer with room for n ends; returns the number of pieces.
+size_t split_hf_pieces_into(HfPreTokenizer kind, const uint8_t* s, size_t n, uint32_t* const first) {
+  if (kind == HfPreTokenizer::kDeepseekV3) return split_deepseek_v3_into(s, n, first);
   const NextPieceFn next_piece = hf_next_piece_fn(kind);
+  uint32_t* out = first;
   if (next_piece == nullptr) {  // kWhole: the text is one piece
-    if (n) ends->push_back(static_cast<uint32_t>(n));
-    return;
+    if (n) *out++ = static_cast<uint32_t>(n);
+  } else {
+    for (size_t pos = 0; pos < n;) {
+      pos = next_piece(s, n, pos);
+      *out++ = static_cast<uint32_t>(pos);
+    }
   }
-  for (size_t pos = 0; pos < n;) {
-    pos = next_piece(s, n, pos);
-    ends->push_back(static_cast<uint32_t>(pos));
-  }
+  return static_cast<size_t>(out - first);
+}
+
+}  // namespace
+
+void split_hf_pieces(HfPreTokenizer kind, const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  const size_t base = ends->size();
+  ends->resize(base + n);
+  ends->resize(base + split_hf_pieces_into(kind, s, n, ends->data() + base));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -927,6 +951,10 @@ struct HfBpeEncoder::Impl {
   // (pieces longer than kShortWord).
   size_t bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
   size_t bpe_long(const uint8_t* p, size_t n, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
+  // Starts loading the whole-piece table slot that bpe(p, n, true, sc, ...) will probe, unless
+  // the hot cache answers the piece: a piece that is not cached costs a cache miss on a table of
+  // several MiB there, and the pre-tokenizer knows pieces well ahead of their encoding.
+  void prefetch_piece(const uint8_t* p, size_t n, const Scratch& sc) const;
 };
 
 namespace {
@@ -1143,6 +1171,17 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
   if (ends) std::memcpy(ends, out_ends, 4 * m);
   sc.cache->insert(instance_id, p, n, hash, ids, out_ends, m);
   return m;
+}
+
+void HfBpeEncoder::Impl::prefetch_piece(const uint8_t* p, size_t n, const Scratch& sc) const {
+  if (n < 3 || n > whole.max_length()) return;  // answered without the table
+  const uint64_t prefix = load_prefix(p, n);
+  const uint64_t hash = hash_prefixed(p, n, prefix);
+  if (n <= 8 && sc.cache) {
+    const PieceCache::Hot& hot = sc.cache->hot[static_cast<size_t>(hash >> (64 - PieceCache::kHotBits))];
+    if (hot.tag == ((instance_id << 8) | n) && hot.prefix == prefix) return;
+  }
+  whole.prefetch_slot(hash);
 }
 
 // Long words: a min-heap of (merge index, position) over a linked list of symbols.
@@ -1602,6 +1641,9 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     ++em.word;
   };
 
+  // Ids only: the pre-tokenizer loops below then take one room check per text, not per piece.
+  const bool plain = !with_offsets && !with_words;
+
   // One pre-token: buf[0, len) of raw bytes; orig(i) maps a byte of buf to the original byte.
   auto emit_piece = [&](const uint8_t* buf, size_t len, auto&& orig) {
     room(len);  // at most one id per byte
@@ -1642,37 +1684,35 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
       }
       return;
     }
-    switch (im.pre_tokenizer) {
-      case HfPreTokenizer::kWhole:
-        emit_piece(base, len, [a, &src](size_t i) { return src(a + i); });
-        break;
-      case HfPreTokenizer::kGpt2:
-      case HfPreTokenizer::kLlama3:
-      case HfPreTokenizer::kQwen2:
-      case HfPreTokenizer::kCl100k:
-      case HfPreTokenizer::kO200k: {
-        const NextPieceFn next_piece = hf_next_piece_fn(im.pre_tokenizer);
-        for (size_t pos = 0; pos < len;) {
-          const size_t e = next_piece(base, len, pos);
-          const size_t at = a + pos;
-          emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
-          pos = e;
-        }
-        break;
+    if (im.pre_tokenizer == HfPreTokenizer::kWhole) {
+      emit_piece(base, len, [a, &src](size_t i) { return src(a + i); });
+      return;
+    }
+    // The pieces first, so that each piece's table probe can start kAhead pieces early.
+    constexpr size_t kAhead = 4;
+    auto& ends = sc.piece_ends;  // only grows: no zero-fill per text
+    if (ends.size() < len) ends.resize(len);
+    const uint32_t* e = ends.data();
+    const size_t pieces = split_hf_pieces_into(im.pre_tokenizer, base, len, ends.data());
+    for (size_t k = 0; k < pieces && k < kAhead; ++k) {
+      const size_t from = k ? e[k - 1] : 0;
+      im.prefetch_piece(base + from, e[k] - from, sc);
+    }
+    size_t pos = 0;
+    if (plain) {
+      room(len);  // at most one id per byte
+      for (size_t k = 0; k < pieces; ++k) {
+        if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1], sc);
+        n_ids += im.bpe(base + pos, e[k] - pos, true, sc, ids.data() + n_ids, nullptr);
+        pos = e[k];
       }
-      case HfPreTokenizer::kDeepseekV3: {
-        auto& ends = sc.piece_ends;  // only grows: no zero-fill per text
-        if (ends.size() < len) ends.resize(len);
-        const size_t pieces = split_deepseek_v3_into(base, len, ends.data());
-        size_t pos = 0;
-        for (size_t k = 0; k < pieces; ++k) {
-          const uint32_t e = ends[k];
-          const size_t at = a + pos;
-          emit_piece(base + pos, e - pos, [at, &src](size_t i) { return src(at + i); });
-          pos = e;
-        }
-        break;
-      }
+      return;
+    }
+    for (size_t k = 0; k < pieces; ++k) {
+      if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1], sc);
+      const size_t at = a + pos;
+      emit_piece(base + pos, e[k] - pos, [at, &src](size_t i) { return src(at + i); });
+      pos = e[k];
     }
   };
 

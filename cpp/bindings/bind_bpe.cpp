@@ -116,23 +116,6 @@ bool any_set(const std::vector<uint8_t>& mask) {
   return false;
 }
 
-// Releasing and re-taking the GIL costs more than tokenizing a few hundred bytes, so short
-// inputs keep it (they finish in well under a microsecond or two); everything longer releases it.
-constexpr size_t kReleaseGilBytes = 512;
-
-class MaybeReleaseGil {
- public:
-  explicit MaybeReleaseGil(size_t bytes) : state_(bytes >= kReleaseGilBytes ? PyEval_SaveThread() : nullptr) {}
-  ~MaybeReleaseGil() {
-    if (state_ != nullptr) PyEval_RestoreThread(state_);
-  }
-  MaybeReleaseGil(const MaybeReleaseGil&) = delete;
-  MaybeReleaseGil& operator=(const MaybeReleaseGil&) = delete;
-
- private:
-  PyThreadState* state_;
-};
-
 // Token ids from a list/tuple of ints or a 1-D integer array. Values outside uint32 -> KeyError
 // (the id cannot be in the vocabulary), non-integers -> TypeError.
 std::vector<uint32_t> ids_from_python(py::handle seq) {

@@ -124,7 +124,7 @@ class PyHfBpeEncoder {
     HfEncodeOutput out;
     Status st;
     {
-      py::gil_scoped_release release;
+      MaybeReleaseGil release(utf8.size());
       st = encoder_->Encode(utf8, true, words, &out);
     }
     if (st.code() == ErrorCode::kUnsupported) return py::none();
@@ -140,7 +140,7 @@ class PyHfBpeEncoder {
     HfEncodeOutput out;
     Status st;
     {
-      py::gil_scoped_release release;
+      MaybeReleaseGil release(utf8.size());
       st = encoder_->Encode(utf8, false, false, &out);
     }
     if (st.code() == ErrorCode::kUnsupported) return py::none();

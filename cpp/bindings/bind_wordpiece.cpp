@@ -24,8 +24,6 @@ namespace {
 
 using AddedTuple = std::tuple<std::string, uint32_t, bool, bool, bool, bool, bool>;
 
-// Releasing the GIL costs about as much as encoding a few hundred bytes.
-constexpr size_t kReleaseGilBytes = 512;
 // Texts per pool task: enough bytes that task hand-out stays negligible.
 constexpr size_t kTaskBytes = 32 * 1024;
 
@@ -64,10 +62,8 @@ class PyBertEncoder {
     std::string_view s = str_utf8(text);
     std::vector<uint32_t> ids, offsets;
     Status st;
-    if (s.size() >= kReleaseGilBytes) {
-      py::gil_scoped_release release;
-      st = enc_->Encode(s, &ids, &offsets);
-    } else {
+    {
+      MaybeReleaseGil release(s.size());
       st = enc_->Encode(s, &ids, &offsets);
     }
     raise_if_error(st);
@@ -78,10 +74,8 @@ class PyBertEncoder {
     std::string_view s = str_utf8(text);
     std::vector<uint32_t> ids;
     Status st;
-    if (s.size() >= kReleaseGilBytes) {
-      py::gil_scoped_release release;
-      st = enc_->Encode(s, &ids, nullptr);
-    } else {
+    {
+      MaybeReleaseGil release(s.size());
       st = enc_->Encode(s, &ids, nullptr);
     }
     raise_if_error(st);

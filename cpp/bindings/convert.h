@@ -15,6 +15,23 @@
 
 namespace fastprep::bindings {
 
+// Releasing and re-taking the GIL costs more than tokenizing a few hundred bytes, so short
+// inputs keep it (they finish in a microsecond or two); everything longer releases it.
+constexpr size_t kReleaseGilBytes = 512;
+
+class MaybeReleaseGil {
+ public:
+  explicit MaybeReleaseGil(size_t bytes) : state_(bytes >= kReleaseGilBytes ? PyEval_SaveThread() : nullptr) {}
+  ~MaybeReleaseGil() {
+    if (state_ != nullptr) PyEval_RestoreThread(state_);
+  }
+  MaybeReleaseGil(const MaybeReleaseGil&) = delete;
+  MaybeReleaseGil& operator=(const MaybeReleaseGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
 // UTF-8 of a Python str (cached inside the str object, so no copy). Lone surrogates raise
 // UnicodeEncodeError. Anything else raises TypeError.
 std::string_view str_utf8(pybind11::handle text);

@@ -799,17 +799,6 @@ struct PieceCache {
     uint32_t len, n_ids;
   };
   Entry index[size_t{1} << kIndexBits] = {};
-  // Pieces of up to 8 bytes (most of them) -> their id when the whole piece is one token of the
-  // whole-piece table, else kNoId: recurring words then skip the probe of that multi-MiB table
-  // (a cache miss per piece) for one probe of this 96 KiB one. Exact: for <= 8 bytes the packed
-  // prefix and the length are the bytes. tag = owner instance_id << 8 | length; 0 = empty.
-  static constexpr size_t kHotBits = 12;
-  struct Hot {
-    uint64_t prefix;
-    uint64_t tag;
-    uint32_t id;
-  };
-  Hot hot[size_t{1} << kHotBits] = {};
   alignas(64) uint8_t arena[kArenaBytes];
   uint64_t head = 0;  // bytes ever written
 
@@ -951,10 +940,10 @@ struct HfBpeEncoder::Impl {
   // (pieces longer than kShortWord).
   size_t bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
   size_t bpe_long(const uint8_t* p, size_t n, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
-  // Starts loading the whole-piece table slot that bpe(p, n, true, sc, ...) will probe, unless
-  // the hot cache answers the piece: a piece that is not cached costs a cache miss on a table of
-  // several MiB there, and the pre-tokenizer knows pieces well ahead of their encoding.
-  void prefetch_piece(const uint8_t* p, size_t n, const Scratch& sc) const;
+  // Starts loading the whole-piece table slot that bpe(p, n, true, ...) probes first: a cache
+  // miss on a table of several MiB, and the pre-tokenizer knows pieces well ahead of their
+  // encoding, so the miss overlaps the pieces before.
+  void prefetch_piece(const uint8_t* p, size_t n) const;
 };
 
 namespace {
@@ -1142,19 +1131,7 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
     if (!sc.cache) sc.cache.reset(new PieceCache());
     const uint64_t prefix = load_prefix(p, n);
     hash = hash_prefixed(p, n, prefix);
-    uint32_t id;
-    if (n <= 8) {
-      PieceCache::Hot& hot = sc.cache->hot[static_cast<size_t>(hash >> (64 - PieceCache::kHotBits))];
-      const uint64_t tag = (instance_id << 8) | n;
-      if (hot.tag == tag && hot.prefix == prefix) {
-        id = hot.id;
-      } else {
-        id = whole.find(p, n, prefix, hash);
-        hot = PieceCache::Hot{prefix, tag, id};
-      }
-    } else {
-      id = whole.find(p, n, prefix, hash);
-    }
+    const uint32_t id = whole.find(p, n, prefix, hash);
     if (id != kNoId) {
       ids[0] = id;
       if (ends) ends[0] = static_cast<uint32_t>(n);
@@ -1173,15 +1150,9 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
   return m;
 }
 
-void HfBpeEncoder::Impl::prefetch_piece(const uint8_t* p, size_t n, const Scratch& sc) const {
+void HfBpeEncoder::Impl::prefetch_piece(const uint8_t* p, size_t n) const {
   if (n < 3 || n > whole.max_length()) return;  // answered without the table
-  const uint64_t prefix = load_prefix(p, n);
-  const uint64_t hash = hash_prefixed(p, n, prefix);
-  if (n <= 8 && sc.cache) {
-    const PieceCache::Hot& hot = sc.cache->hot[static_cast<size_t>(hash >> (64 - PieceCache::kHotBits))];
-    if (hot.tag == ((instance_id << 8) | n) && hot.prefix == prefix) return;
-  }
-  whole.prefetch_slot(hash);
+  whole.prefetch_slot(hash_prefixed(p, n, load_prefix(p, n)));
 }
 
 // Long words: a min-heap of (merge index, position) over a linked list of symbols.
@@ -1696,20 +1667,20 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     const size_t pieces = split_hf_pieces_into(im.pre_tokenizer, base, len, ends.data());
     for (size_t k = 0; k < pieces && k < kAhead; ++k) {
       const size_t from = k ? e[k - 1] : 0;
-      im.prefetch_piece(base + from, e[k] - from, sc);
+      im.prefetch_piece(base + from, e[k] - from);
     }
     size_t pos = 0;
     if (plain) {
       room(len);  // at most one id per byte
       for (size_t k = 0; k < pieces; ++k) {
-        if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1], sc);
+        if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1]);
         n_ids += im.bpe(base + pos, e[k] - pos, true, sc, ids.data() + n_ids, nullptr);
         pos = e[k];
       }
       return;
     }
     for (size_t k = 0; k < pieces; ++k) {
-      if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1], sc);
+      if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1]);
       const size_t at = a + pos;
       emit_piece(base + pos, e[k] - pos, [at, &src](size_t i) { return src(at + i); });
       pos = e[k];

@@ -938,12 +938,15 @@ struct HfBpeEncoder::Impl {
   // to ends[] (may be null), room for n each, and returns how many. use_whole: the whole-word
   // shortcut and the piece cache (off while Create checks tokens). May throw std::bad_alloc
   // (pieces longer than kShortWord).
-  size_t bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
+  // known_hash: hash_prefixed of the piece when the caller has it (see prefetch_piece).
+  size_t bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids, uint32_t* ends,
+             const uint64_t* known_hash = nullptr) const;
   size_t bpe_long(const uint8_t* p, size_t n, Scratch& sc, uint32_t* ids, uint32_t* ends) const;
   // Starts loading the whole-piece table slot that bpe(p, n, true, ...) probes first: a cache
   // miss on a table of several MiB, and the pre-tokenizer knows pieces well ahead of their
-  // encoding, so the miss overlaps the pieces before.
-  void prefetch_piece(const uint8_t* p, size_t n) const;
+  // encoding, so the miss overlaps the pieces before. Returns the piece's hash for bpe's
+  // known_hash (meaningless for n < 3, where bpe needs none).
+  uint64_t prefetch_piece(const uint8_t* p, size_t n) const;
 };
 
 namespace {
@@ -1105,7 +1108,7 @@ size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, u
 }  // namespace
 
 size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scratch& sc, uint32_t* ids,
-                               uint32_t* ends) const {
+                               uint32_t* ends, const uint64_t* known_hash) const {
   if (n == 1) {
     ids[0] = byte_id[p[0]];
     if (ends) ends[0] = 1;
@@ -1130,7 +1133,7 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
   if (use_whole) {
     if (!sc.cache) sc.cache.reset(new PieceCache());
     const uint64_t prefix = load_prefix(p, n);
-    hash = hash_prefixed(p, n, prefix);
+    hash = known_hash ? *known_hash : hash_prefixed(p, n, prefix);
     const uint32_t id = whole.find(p, n, prefix, hash);
     if (id != kNoId) {
       ids[0] = id;
@@ -1150,9 +1153,11 @@ size_t HfBpeEncoder::Impl::bpe(const uint8_t* p, size_t n, bool use_whole, Scrat
   return m;
 }
 
-void HfBpeEncoder::Impl::prefetch_piece(const uint8_t* p, size_t n) const {
-  if (n < 3 || n > whole.max_length()) return;  // answered without the table
-  whole.prefetch_slot(hash_prefixed(p, n, load_prefix(p, n)));
+uint64_t HfBpeEncoder::Impl::prefetch_piece(const uint8_t* p, size_t n) const {
+  if (n < 3) return 0;  // answered without the table
+  const uint64_t hash = hash_prefixed(p, n, load_prefix(p, n));
+  if (n <= whole.max_length()) whole.prefetch_slot(hash);
+  return hash;
 }
 
 // Long words: a min-heap of (merge index, position) over a linked list of symbols.
@@ -1665,16 +1670,20 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     if (ends.size() < len) ends.resize(len);
     const uint32_t* e = ends.data();
     const size_t pieces = split_hf_pieces_into(im.pre_tokenizer, base, len, ends.data());
+    uint64_t hashes[kAhead];  // of the pieces prefetched and not yet encoded
     for (size_t k = 0; k < pieces && k < kAhead; ++k) {
       const size_t from = k ? e[k - 1] : 0;
-      im.prefetch_piece(base + from, e[k] - from);
+      hashes[k] = im.prefetch_piece(base + from, e[k] - from);
     }
     size_t pos = 0;
     if (plain) {
       room(len);  // at most one id per byte
       for (size_t k = 0; k < pieces; ++k) {
-        if (k + kAhead < pieces) im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1]);
-        n_ids += im.bpe(base + pos, e[k] - pos, true, sc, ids.data() + n_ids, nullptr);
+        const uint64_t hash = hashes[k % kAhead];
+        if (k + kAhead < pieces) {
+          hashes[k % kAhead] = im.prefetch_piece(base + e[k + kAhead - 1], e[k + kAhead] - e[k + kAhead - 1]);
+        }
+        n_ids += im.bpe(base + pos, e[k] - pos, true, sc, ids.data() + n_ids, nullptr, &hash);
         pos = e[k];
       }
       return;

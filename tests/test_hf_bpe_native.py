@@ -382,6 +382,17 @@ def test_synthetic_three_byte_characters(ignore_merges):
             assert (list(got[0]), [tuple(o) for o in got[1]]) == hf_encode(tok, text), (seed, text)
 
 
+def test_no_merges():
+    """A byte-level BPE file without merges: every byte is its own token."""
+    obj = _synthetic_bpe(0, "日本")
+    obj["model"]["merges"] = []
+    nat = NativeHfBpe(obj)
+    tok = tokenizers.Tokenizer.from_str(json.dumps(obj))
+    for text in ["", "a", "hello world", "日本語 and more 日本", "\U0001F600 x" * 40]:
+        got = nat.encode(text)
+        assert (list(got[0]), [tuple(o) for o in got[1]]) == hf_encode(tok, text), text
+
+
 def test_piece_cache_many_words_two_vocabularies():
     """More distinct words than the per-thread piece cache holds, words over 8 bytes that share
     their first 8 (cache keys and whole-token slots compare more than the prefix), and two

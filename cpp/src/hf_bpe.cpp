@@ -870,16 +870,20 @@ struct HfBpeEncoder::Impl {
   // so the encoders can change independently). Checked per character at load (build_char3);
   // a character that fails keeps its raw bytes. Needs pieces of whole UTF-8 units (checked
   // while building the parts).
-  // char3_parts: ids of the character's isolated result, id0 | id1 << 21 | id2 << 42, kIdMask
+  // char3[c].parts: ids of the character's isolated result, id0 | id1 << 21 | id2 << 42, kIdMask
   // for an absent part; kIdMask in id0 = not pre-mergeable. Indexed by char3_index.
+  // char3[c].guard: non-zero for characters whose edges are safe only in some contexts: p0
+  // (first merge index) | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2
+  // bytes, right 1 byte; 1 = the neighbour-dependent token must come after p0, 2 = after imax),
+  // checked against the neighbour-keyed minima below (char3_safe). Both in one 16-byte entry: a
+  // character costs one cache line (the table is 1 MiB and CJK text touches it all over).
   static constexpr int kIdBits = 21;
   static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
-  std::vector<uint64_t> char3_parts;
-  // Non-zero for characters whose edges are safe only in some contexts: p0 (first merge index)
-  // | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2 bytes, right 1 byte;
-  // 1 = the neighbour-dependent token must come after p0, 2 = after imax), checked against the
-  // neighbour-keyed minima below (char3_safe).
-  std::vector<uint64_t> char3_guard;
+  struct Char3Entry {
+    uint64_t parts;
+    uint64_t guard;
+  };
+  HugeArray<Char3Entry> char3;
   std::vector<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
   std::vector<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
   std::vector<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
@@ -963,7 +967,7 @@ constexpr uint32_t kNoPairKey = uint32_t{1} << 29;  // scan keys at or above: no
 constexpr uint32_t kLanes = 8;  // key array padded to a multiple of this with ~0
 
 // Builds the starting parts of a piece with three-byte characters pre-merged (see
-// HfBpeEncoder::Impl::char3_parts): part ids, the byte offset where each starts, and the pair
+// HfBpeEncoder::Impl::char3): part ids, the byte offset where each starts, and the pair
 // keys. Returns the part count, or 0 when the piece is not whole UTF-8 units (then the byte path
 // applies).
 inline uint32_t premerged_parts(const HfBpeEncoder::Impl& im, const uint8_t* p, uint32_t n, uint32_t* part,
@@ -980,8 +984,8 @@ inline uint32_t premerged_parts(const HfBpeEncoder::Impl& im, const uint8_t* p, 
     if ((b & 0xF0) == 0xE0) {
       if (n - i < 3 || (((p[i + 1] & 0xC0) ^ 0x80) | ((p[i + 2] & 0xC0) ^ 0x80))) return 0;
       const size_t c = Impl::char3_index(p + i);
-      const uint64_t e = im.char3_parts[c];
-      const uint64_t guard = im.char3_guard[c];
+      const uint64_t e = im.char3[c].parts;
+      const uint64_t guard = im.char3[c].guard;
       if ((e & Impl::kIdMask) != Impl::kIdMask && (guard == 0 || im.char3_safe(guard, p, i, n))) {
         const uint32_t id1 = static_cast<uint32_t>((e >> Impl::kIdBits) & Impl::kIdMask);
         part[m] = static_cast<uint32_t>(e & Impl::kIdMask);
@@ -1073,15 +1077,22 @@ size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, u
   }
   part[n] = 0;
   prev[0] = 0;
+  // made[i]: the id pair i merges into, loaded when its key is set rather than when the pair is
+  // chosen: the merge index -> id table is large, and that load would otherwise sit on the chain
+  // from one merge to the next. Pairs that do not merge read entry 0 (their made[] is unused).
+  uint32_t made[kShortWord];
+  const uint32_t last = static_cast<uint32_t>(im.merge_result.size()) - 1;  // never empty (Create)
+  auto made_of = [&](uint32_t rank) { return result[std::min(rank, last)]; };
+  for (uint32_t i = 0; i + 1 < n; ++i) made[i] = made_of(key[i] >> 8);
   for (uint32_t i = n - 1; i < padded; ++i) key[i] = ~uint32_t{0};
   for (;;) {
     uint32_t best = ~uint32_t{0};
     for (uint32_t i = 0; i < padded; ++i) best = std::min(best, key[i]);
     if (best >= kNoPairKey) break;
-    const uint32_t x = best & 0xFF, r = best >> 8;
+    const uint32_t x = best & 0xFF;
     const uint32_t j = next[x];  // part x absorbs part j
     const uint32_t after = next[j];
-    const uint32_t merged = result[r];
+    const uint32_t merged = made[x];
     part[x] = merged;
     key[j] = ~uint32_t{0};
     next[x] = static_cast<uint16_t>(after);
@@ -1091,7 +1102,11 @@ size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, u
     im.pairs.rank2(merged, part[after], part[k], merged, &right_rank, &left_rank);
     if (after < n) prev[after] = static_cast<uint16_t>(x);
     key[x] = after < n ? (right_rank << 8) | x : ~uint32_t{0};
-    if (x > 0) key[k] = (left_rank << 8) | k;
+    made[x] = made_of(right_rank);
+    if (x > 0) {
+      key[k] = (left_rank << 8) | k;
+      made[k] = made_of(left_rank);
+    }
   }
   size_t m = 0;
   if (out_ends) {
@@ -1276,8 +1291,7 @@ void HfBpeEncoder::Impl::build_char3(const std::vector<std::pair<std::string, ui
   for (size_t i = 0; i < prefix2_ctx.size(); ++i) lower(&prefix2_any[i & 1023], prefix2_ctx[i]);
   suffix1_ctx = std::move(suffix1);
 
-  char3_parts.assign(size_t{1} << 16, kIdMask);
-  char3_guard.assign(size_t{1} << 16, 0);
+  char3.assign(size_t{1} << 16, Char3Entry{kIdMask, 0});
   for (uint32_t c = 0; c < (1u << 16); ++c) {
     const uint8_t ch[3] = {static_cast<uint8_t>(0xE0 | (c >> 12)), static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)),
                            static_cast<uint8_t>(0x80 | (c & 0x3F))};
@@ -1340,11 +1354,11 @@ void HfBpeEncoder::Impl::build_char3(const std::vector<std::pair<std::string, ui
       };
       const uint64_t g = sel(kL1, prefix1_any[c >> 12]) | (sel(kL2, prefix2_any[c >> 6]) << 2) |
                          (sel(kR1, suffix1_any[c & 0x3F]) << 4);
-      if (g != 0) char3_guard[c] = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (g << (2 * kIdBits));
+      if (g != 0) char3[c].guard = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (g << (2 * kIdBits));
     }
     uint64_t e = first_two ? uint64_t{1} << 63 : 0;
     for (uint32_t i = 0; i < 3; ++i) e |= uint64_t{i < n_ids ? ids[i] : kIdMask} << (kIdBits * i);
-    char3_parts[c] = e;
+    char3[c].parts = e;
   }
   char3_ready = true;
 }
@@ -1405,7 +1419,8 @@ Status HfBpeEncoder::Create(const HfBpeConfig& config, std::unique_ptr<HfBpeEnco
   if (max_id > PairTable::kMaxValue || config.merges.size() > PairTable::kMaxValue) {
     return Status(ErrorCode::kUnsupported, "HfBpeEncoder: vocabulary ids or merges beyond 2^21");
   }
-  im.merge_result.resize(config.merges.size());
+  // One entry at least: merge_short reads entry min(index, size - 1) for pairs that do not merge.
+  im.merge_result.assign(std::max<size_t>(config.merges.size(), 1), 0);
   for (size_t rank = 0; rank < config.merges.size(); ++rank) {
     const auto& [a, b] = config.merges[rank];
     const auto ia = by_string.find(a);

@@ -1610,7 +1610,10 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
   // Ids go through a cursor into out->ids, which is grown ahead (doubling) and trimmed at the
   // end: one room check per piece instead of a capacity check per token.
   std::vector<uint32_t>& ids = out->ids;
-  ids.resize(n / 3 + 16);
+  // Ids only: the pre-tokenizer loops below then take one room check per text, not per piece,
+  // and ask for room for one id per byte up front.
+  const bool plain = !with_offsets && !with_words;
+  ids.resize(plain ? n + 16 : n / 3 + 16);
   size_t n_ids = 0;
   auto room = [&](size_t k) {
     if (ids.size() - n_ids < k) ids.resize(std::max(2 * ids.size(), n_ids + k));
@@ -1631,9 +1634,6 @@ Status HfBpeEncoder::Encode(std::string_view utf8, bool with_offsets, bool with_
     if (with_words) out->words.push_back(em.word);
     ++em.word;
   };
-
-  // Ids only: the pre-tokenizer loops below then take one room check per text, not per piece.
-  const bool plain = !with_offsets && !with_words;
 
   // One pre-token: buf[0, len) of raw bytes; orig(i) maps a byte of buf to the original byte.
   auto emit_piece = [&](const uint8_t* buf, size_t len, auto&& orig) {

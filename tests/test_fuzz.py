@@ -715,7 +715,7 @@ def test_hf_decode(file, ids, skip):
 
 @fuzz(60)
 @given(vocab=st.dictionaries(st.text(st.sampled_from("abcĠĊ\u00e9"), min_size=1, max_size=3),
-                             st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), max_size=12),  # ids outside uint32: F8
+                             st.one_of(st.integers(0, 40), st.integers(-2, 2**33)), max_size=12),  # F8: ids outside uint32
        merges=st.lists(st.one_of(st.text(st.sampled_from("abĠ "), max_size=5),
                                  st.tuples(st.text(st.sampled_from("abĠ"), max_size=2),
                                            st.text(st.sampled_from("abĠ"), max_size=2)),
@@ -804,8 +804,8 @@ def test_tokenizer_call(source, texts, pairs, padding, truncation, max_length, p
 
 
 # ============================================================================ findings
-# Each finding as a minimal regression test. Those still open (F8) are strict xfails: they
-# fail the run once fixed, so the marker (and the matching allowance above) must then be removed.
+# Each finding as a minimal regression test. A finding still open is a strict xfail: it fails the
+# run once fixed, so the marker (and any matching allowance above) must then be removed.
 
 _UAF_SCRIPT = r"""
 import sys
@@ -896,12 +896,18 @@ def test_finding_huge_ints_are_type_errors(case):
         assert native[0] == python[0] and (native[0] or _category(native[1]) is _category(python[1])), (native, python)
 
 
-@pytest.mark.xfail(strict=True, reason="F8: HfBpeEncoder with an id outside uint32 (vocab, added "
-                                       "token, norm_simple code point) raises RuntimeError (pybind cast failure)")
-@pytest.mark.parametrize("args", [({"a": 2**32}, [], []), ({"a": -1}, [], []), ({"a": 0}, [], [("b", -1, 0, 0, 0)])])
+@pytest.mark.parametrize("args", [({"a": 2**32}, [], []), ({"a": -1}, [], []), ({"a": 0}, [], [("b", -1, 0, 0, 0)]),
+                                  ({"a": 2**70}, [], []), ({"a": 1.5}, [], [])])
 def test_finding_hf_bpe_vocab_id_overflow(args):
-    with pytest.raises((ValueError, OverflowError, TypeError)):
+    """F8 (fixed): an id outside uint32 (vocabulary, added token) or a non-integer one is a
+    ValueError / TypeError naming it, not pybind's RuntimeError."""
+    with pytest.raises((ValueError, TypeError), match="outside|integer"):
         CORE.HfBpeEncoder(*args, "whole")
+
+
+def test_finding_hf_bpe_norm_simple_code_point_overflow():
+    with pytest.raises(ValueError, match="normalizer code point"):
+        CORE.HfBpeEncoder({"a": 0}, [], [], "whole", False, "NFC", False, [(2**32, "x")])
 
 
 @pytest.mark.parametrize("ids", [[1.7], np.array([1.7])], ids=["list", "array"])

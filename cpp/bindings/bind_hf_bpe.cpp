@@ -73,6 +73,20 @@ std::vector<size_t> task_starts(const std::vector<std::string_view>& views) {
   return starts;
 }
 
+// An id or code point argument as uint32: TypeError for a non-integer, ValueError outside
+// [0, 2**32) (pybind's own cast would raise a bare RuntimeError).
+uint32_t uint32_arg(py::handle value, const char* what) {
+  const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
+  if (!index) throw py::error_already_set();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow != 0 || v < 0 || v > static_cast<long long>(UINT32_MAX)) {
+    throw py::value_error(std::string(what) + " " + std::string(py::repr(index)) + " is outside [0, 2**32)");
+  }
+  return static_cast<uint32_t>(v);
+}
+
 class PyHfBpeEncoder {
  public:
   PyHfBpeEncoder(const py::dict& vocab, const py::list& merges, const py::list& added_tokens,
@@ -81,7 +95,7 @@ class PyHfBpeEncoder {
     HfBpeConfig config;
     config.vocab.reserve(vocab.size());
     for (auto item : vocab) {
-      config.vocab.emplace_back(std::string(str_utf8(item.first)), item.second.cast<uint32_t>());
+      config.vocab.emplace_back(std::string(str_utf8(item.first)), uint32_arg(item.second, "vocabulary id"));
     }
     config.merges.reserve(merges.size());
     for (size_t i = 0; i < merges.size(); ++i) config.merges.push_back(merge_from(merges[i], i));
@@ -90,7 +104,7 @@ class PyHfBpeEncoder {
       if (t.size() != 5) throw py::value_error("added token: expected (content, id, normalized, lstrip, rstrip)");
       HfAddedToken tok;
       tok.content = std::string(str_utf8(t[0]));
-      tok.id = t[1].cast<uint32_t>();
+      tok.id = uint32_arg(t[1], "added token id");
       tok.normalized = t[2].cast<bool>();
       tok.lstrip = t[3].cast<bool>();
       tok.rstrip = t[4].cast<bool>();
@@ -102,7 +116,7 @@ class PyHfBpeEncoder {
     config.ignore_merges = ignore_merges;
     for (auto item : norm_simple) {
       auto t = item.cast<py::tuple>();
-      config.norm_simple.emplace_back(t[0].cast<uint32_t>(), std::string(str_utf8(t[1])));
+      config.norm_simple.emplace_back(uint32_arg(t[0], "normalizer code point"), std::string(str_utf8(t[1])));
     }
     Status st;
     {

@@ -203,6 +203,141 @@ def test_read_only_and_sliced_inputs(backend):
     np.testing.assert_array_equal(out["input_ids"][1, :15], np.arange(10, 25))
 
 
+def test_rows_at_every_offset_and_length(backend):
+    # The copy loop steps each row's start to a 32-byte boundary, then copies in vector steps, then
+    # a tail: rows of every length, starting at every offset, through all three layouts.
+    lengths = [n for n in range(0, 40) for _ in range(2)] + [63, 64, 65, 200]
+    rng = np.random.default_rng(3)
+    for in_type in (np.int32, np.int64):
+        seqs = [rng.integers(0, 2**31 - 1, size=n).astype(in_type) for n in lengths]
+        as_lists = [s.tolist() for s in seqs]
+        for dtype in (np.int32, np.int64):
+            for cut, side in ((None, "right"), (17, "right"), (17, "left")):
+                out = pack_varlen(seqs, max_length=cut, truncation_side=side, dtype=dtype, backend=backend)
+                assert_same(out, pack_varlen(as_lists, max_length=cut, truncation_side=side, dtype=dtype,
+                                             backend="python"))
+                for i, s in enumerate(seqs):
+                    k = min(len(s), cut or len(s))
+                    want = s[:k] if side == "right" else s[len(s) - k:]
+                    lo, hi = out["cu_seqlens"][i], out["cu_seqlens"][i + 1]
+                    np.testing.assert_array_equal(out["input_ids"][lo:hi], want)
+                    np.testing.assert_array_equal(out["position_ids"][lo:hi], np.arange(k))
+            kw = dict(pad_id=5, side="left", pad_to_multiple_of=3, dtype=dtype)
+            assert_same(pack_padded(seqs, backend=backend, **kw), pack_padded(as_lists, backend="python", **kw))
+            kw = dict(max_tokens=256, pad_id=5, dtype=dtype)
+            assert_same(pack_bins(seqs, backend=backend, **kw), pack_bins(as_lists, backend="python", **kw))
+
+
+@pytest.mark.parametrize("bad_id, message", [(-1, "is negative"), (2**31, "does not fit in int32")])
+def test_bad_id_found_in_every_part_of_a_row(backend, bad_id, message):
+    # A row of n ids after a row of `shift` ids: the bad id sits in the scalar steps before the
+    # first aligned store, in the vector part or in the tail, depending on shift and position.
+    for shift in range(9):
+        for n in (1, 7, 8, 9, 23, 40):
+            for j in range(n):
+                row = np.arange(n, dtype=np.int64)
+                row[j] = bad_id
+                seqs = [np.ones(shift, np.int64), row]
+                for call in (lambda: pack_varlen(seqs, backend=backend),
+                             lambda: pack_padded(seqs, pad_id=0, side="left", backend=backend),
+                             lambda: pack_bins(seqs, max_tokens=64, backend=backend)):
+                    with pytest.raises(ValueError, match=rf"^sequence 1, position {j}: id {bad_id} {message}"):
+                        call()
+                if bad_id < 0:  # int32 arrays are read in place
+                    with pytest.raises(ValueError, match=rf"^sequence 1, position {j}: id -1 is negative"):
+                        pack_varlen([seqs[0].astype(np.int32), row.astype(np.int32)], backend=backend)
+
+
+class _IdArray(np.ndarray):
+    """An ndarray subclass: valid ids, but not the plain arrays the native binding reads directly."""
+
+
+def test_plain_arrays_mixed_with_other_forms(backend):
+    # The native binding reads a leading run of plain int32/int64 arrays in one pass and everything
+    # from the first other item on through the general conversion; the result must not depend on
+    # where that switch happens.
+    plain = [np.array([3, 1, 4], np.int32), np.array([1, 5], np.int64), np.array([], np.int32)]
+    others = [[9, 2, 6], (5, 3), np.array([5, 8], ">i4"), np.arange(10, dtype=np.int64)[::3],
+              np.array([9, 7], np.uint8), np.array([9], np.uint64), np.array([3, 2], np.int32).view(_IdArray),
+              np.array([[3, 8]], np.int32)[0], []]
+    for batch in (plain + others, others + plain, plain[:1] + others[:3] + plain[1:] + others[3:],
+                  [plain[0]] * 5 + [others[0]] + [plain[1]] * 5):
+        as_lists = [list(map(int, s)) for s in batch]
+        assert_same(pack_varlen(batch, backend=backend), pack_varlen(as_lists, backend=backend))
+        assert_same(pack_padded(batch, pad_id=0, backend=backend), pack_padded(as_lists, pad_id=0, backend=backend))
+        assert_same(pack_bins(batch, max_tokens=16, backend=backend),
+                    pack_bins(as_lists, max_tokens=16, backend=backend))
+
+
+@pytest.mark.parametrize("bad, exc, pattern", [
+    ("abc", TypeError, r"^sequence 3: expected a sequence of ints, got str$"),
+    (np.zeros((2, 2), np.int32), TypeError, r"^sequence 3: expected a 1-D array of ids, got a 2-D array$"),
+    (np.array([1.5]), TypeError, r"^sequence 3: expected integer ids, got dtype float64$"),
+    ([1, -2], ValueError, r"^sequence 3, position 1: id -2 is negative"),
+    (np.array([2**63], np.uint64), ValueError, r"^sequence 3, position 0: id 9223372036854775808 does not fit"),
+])
+def test_errors_after_plain_arrays_name_the_right_sequence(backend, bad, exc, pattern):
+    seqs = [np.arange(4, dtype=np.int32), np.arange(5, dtype=np.int64), np.arange(2, dtype=np.int32), bad,
+            np.arange(3, dtype=np.int32)]
+    with pytest.raises(exc, match=pattern):
+        pack_varlen(seqs, backend=backend)
+
+
+def test_list_resized_after_plain_arrays(backend):
+    class Shrinking:
+        def __index__(self):
+            outer.clear()
+            return 1
+
+    outer = [np.arange(3, dtype=np.int32), np.arange(2, dtype=np.int64), [Shrinking()]]
+    with pytest.raises(RuntimeError, match=r"^seqs changed size during conversion$"):
+        pack_varlen(outer, backend=backend)
+
+
+def test_input_arrays_are_released(backend):
+    import sys
+
+    seqs = [np.arange(n, dtype=np.int32) for n in (3, 0, 5)] + [np.arange(4, dtype=np.int64)]
+    before = [sys.getrefcount(s) for s in seqs]
+    for _ in range(3):
+        pack_varlen(seqs, backend=backend)
+        pack_padded(seqs, pad_id=0, backend=backend)
+        pack_bins(seqs, max_tokens=8, backend=backend)
+        with pytest.raises(TypeError):
+            pack_varlen(seqs + ["abc"], backend=backend)
+        with pytest.raises(ValueError):
+            pack_varlen(seqs + [np.array([-1], np.int32)], backend=backend)
+    assert [sys.getrefcount(s) for s in seqs] == before
+
+
+@needs_native
+def test_batch_replaced_while_packing():
+    # The kernels run without the GIL: another thread may empty the list meanwhile, and the arrays
+    # being read must stay alive until the copy is done.
+    rng = np.random.default_rng(5)
+    old = [rng.integers(0, 1000, size=n).astype(np.int32) for n in rng.integers(0, 3000, size=64)]
+    new = [rng.integers(0, 1000, size=n).astype(np.int32) for n in rng.integers(0, 3000, size=64)]
+    expected = [pack_varlen(list(old), backend="python"), pack_varlen(list(new), backend="python")]
+    seqs = list(old)
+    stop = threading.Event()
+
+    def swap():
+        while not stop.is_set():
+            seqs[:] = [np.array(s) for s in new]  # fresh copies: the replaced ones are freed
+            seqs[:] = [np.array(s) for s in old]
+
+    thread = threading.Thread(target=swap)
+    thread.start()
+    try:
+        for _ in range(200):
+            out = pack_varlen(seqs, backend="native")
+            assert any(out["input_ids"].shape == e["input_ids"].shape and
+                       np.array_equal(out["input_ids"], e["input_ids"]) for e in expected)
+    finally:
+        stop.set()
+        thread.join()
+
+
 @needs_native
 def test_large_batches_match_reference():
     # Outputs above 16 MiB are filled on the thread pool; all go through the block cache.

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "../src/byte_tables.h"
 #include "convert.h"
 #include "errors.h"
 #include "fastprep/features.h"
@@ -189,12 +190,35 @@ struct IdArray {
   bool unsigned64 = false;  // uint64 data: ids above 2**63-1 must be rejected before use
 };
 
+// New references to the arrays spans point into, dropped with the batch (always under the GIL).
+// Raw pointers rather than py::object, so that holding one is an increment and a store, inlined
+// in the loop over a batch's arrays.
+class HeldObjects {
+ public:
+  HeldObjects() = default;
+  HeldObjects(HeldObjects&& other) noexcept : objects_(std::move(other.objects_)) { other.objects_.clear(); }
+  HeldObjects(const HeldObjects&) = delete;
+  HeldObjects& operator=(const HeldObjects&) = delete;
+  HeldObjects& operator=(HeldObjects&&) = delete;
+  ~HeldObjects() {
+    for (PyObject* obj : objects_) Py_DECREF(obj);
+  }
+  void reserve(size_t n) { objects_.reserve(n); }
+  void hold(py::handle obj) {
+    objects_.push_back(obj.ptr());  // first, so that a failed push leaks no reference
+    Py_INCREF(obj.ptr());
+  }
+
+ private:
+  std::vector<PyObject*> objects_;
+};
+
 // The ids the user passed, as spans into NumPy buffers or into `small` / `owned`.
 struct Batch {
   std::vector<IdSpan> spans;
-  Buffer<int32_t> small;               // ids of Python lists that were all small ints
-  Buffer<int64_t> owned;               // ids of the other Python lists
-  std::vector<py::object> keep_alive;  // arrays the spans point into
+  Buffer<int32_t> small;   // ids of Python lists that were all small ints
+  Buffer<int64_t> owned;   // ids of the other Python lists
+  HeldObjects keep_alive;  // arrays the spans point into
 };
 
 // np.asarray(obj), where an empty result built from a non-array (e.g. []) counts as int64.
@@ -290,27 +314,42 @@ int64_t python_id(PyObject* x, int64_t seq, int64_t pos) {
   return static_cast<int64_t>(v);
 }
 
+using byte_tables::prefetch;  // one the compiler keeps under the branches below
+
 // The common case, read without calling into NumPy: an exact ndarray, 1-D, C-contiguous, whose
 // dtype is NumPy's own int32 or int64 descriptor (those singletons are native-endian). Anything
 // else answers false and takes id_array's general path.
-bool plain_id_vector(PyObject* obj, IdSpan* span) {
-  static PyTypeObject* const ndarray = py::detail::npy_api::get().PyArray_Type_;
-  static PyObject* const int32_descr = py::dtype::of<int32_t>().release().ptr();  // kept for the process
-  static PyObject* const int64_descr = py::dtype::of<int64_t>().release().ptr();
-  if (Py_TYPE(obj) != ndarray) return false;
-  const auto* proxy = py::detail::array_proxy(obj);
-  if (proxy->nd != 1 || (proxy->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
-  if (proxy->descr == int32_descr) {
-    span->width = IdWidth::k32;
-  } else if (proxy->descr == int64_descr) {
-    span->width = IdWidth::k64;
-  } else {
-    return false;
+class PlainIdVectors {
+ public:
+  static const PlainIdVectors& get() {
+    static const PlainIdVectors* types = new PlainIdVectors();  // the descriptors are kept for the process
+    return *types;
   }
-  span->data = proxy->data;
-  span->length = static_cast<int64_t>(proxy->dimensions[0]);
-  return true;
-}
+  bool read(PyObject* obj, IdSpan* span) const {
+    if (Py_TYPE(obj) != ndarray_) return false;
+    const auto* proxy = py::detail::array_proxy(obj);
+    if (proxy->nd != 1 || (proxy->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) == 0) return false;
+    if (proxy->descr == int32_descr_) {
+      span->width = IdWidth::k32;
+    } else if (proxy->descr == int64_descr_) {
+      span->width = IdWidth::k64;
+    } else {
+      return false;
+    }
+    span->data = proxy->data;
+    span->length = static_cast<int64_t>(proxy->dimensions[0]);
+    return true;
+  }
+  // Starts loading the shape of an exact ndarray (a no-op for anything else).
+  void prefetch_shape(PyObject* obj) const {
+    if (Py_TYPE(obj) == ndarray_) prefetch(py::detail::array_proxy(obj)->dimensions);
+  }
+
+ private:
+  PyTypeObject* const ndarray_ = py::detail::npy_api::get().PyArray_Type_;
+  PyObject* const int32_descr_ = py::dtype::of<int32_t>().release().ptr();
+  PyObject* const int64_descr_ = py::dtype::of<int64_t>().release().ptr();
+};
 
 // Converts items [0, n) while they are exact ints held in one internal digit (0 <= value < 2**30:
 // every realistic token id), reading the objects directly: lists of ids are read at a few ns per
@@ -345,17 +384,32 @@ Py_ssize_t convert_small_ints(PyObject* const* items, Py_ssize_t n, int32_t* out
 void parse_list(py::handle seqs, Batch* batch) {
   const Py_ssize_t n = PyList_GET_SIZE(seqs.ptr());
   batch->keep_alive.reserve(static_cast<size_t>(n));
+  batch->spans.resize(static_cast<size_t>(n));
+  // Leading plain arrays (usually the whole batch) in one pass. Their headers and shapes are
+  // rarely cached (the previous call's copy evicted them), so they are prefetched a few items
+  // ahead: the shape sits in its own allocation, a second miss behind the header's.
+  constexpr Py_ssize_t kHeaderAhead = 8, kShapeAhead = 4;
+  const PlainIdVectors& plain = PlainIdVectors::get();
+  PyObject* const* items = PySequence_Fast_ITEMS(seqs.ptr());
+  for (Py_ssize_t k = 0; k < std::min(n, kHeaderAhead); ++k) prefetch(items[k]);
+  Py_ssize_t first_other = 0;
+  for (; first_other < n; ++first_other) {
+    if (first_other + kHeaderAhead < n) prefetch(items[first_other + kHeaderAhead]);
+    if (first_other + kShapeAhead < n) plain.prefetch_shape(items[first_other + kShapeAhead]);
+    if (!plain.read(items[first_other], &batch->spans[first_other])) break;
+    batch->keep_alive.hold(items[first_other]);
+  }
+  if (first_other == n) return;
   // Lists of small ints (the usual case) land in `small`, sized for all lists up front; a list
   // holding anything else is converted to int64 in `owned`. Spans are set at the end, once
   // neither buffer moves any more.
   size_t small_total = 0;
-  for (Py_ssize_t i = 0; i < n; ++i) {
+  for (Py_ssize_t i = first_other; i < n; ++i) {
     PyObject* item = PyList_GET_ITEM(seqs.ptr(), i);
     if (PyList_Check(item) || PyTuple_Check(item)) small_total += static_cast<size_t>(Py_SIZE(item));
   }
   batch->small.resize(small_total);  // uninitialized; every used slot is written below
   size_t small_used = 0;
-  batch->spans.resize(static_cast<size_t>(n));
   std::vector<std::pair<size_t, size_t>> small_ranges;  // (span index, start in small)
   std::vector<std::pair<size_t, size_t>> owned_ranges;  // (span index, start in owned)
   // __index__ and __array__ run Python code that could resize the lists being read: hold the
@@ -363,10 +417,10 @@ void parse_list(py::handle seqs, Batch* batch) {
   auto check_unchanged = [&](py::handle list, Py_ssize_t expected, const std::string& what) {
     if (Py_SIZE(list.ptr()) != expected) raise(PyExc_RuntimeError, what + " changed size during conversion");
   };
-  for (Py_ssize_t i = 0; i < n; ++i) {
+  for (Py_ssize_t i = first_other; i < n; ++i) {
     PyObject* const raw_item = PyList_GET_ITEM(seqs.ptr(), i);
-    if (plain_id_vector(raw_item, &batch->spans[i])) {
-      batch->keep_alive.push_back(py::reinterpret_borrow<py::object>(raw_item));
+    if (plain.read(raw_item, &batch->spans[i])) {
+      batch->keep_alive.hold(raw_item);
       continue;
     }
     const py::object item = py::reinterpret_borrow<py::object>(raw_item);
@@ -406,7 +460,7 @@ void parse_list(py::handle seqs, Batch* batch) {
       const IdSpan span{ids.array().data(), static_cast<int64_t>(ids.array().size()), ids.width};
       if (ids.unsigned64) check_unsigned64(span, i);
       batch->spans[i] = span;
-      batch->keep_alive.push_back(std::move(ids.owner));
+      batch->keep_alive.hold(ids.owner);
     }
   }
   for (const auto& [span, start] : small_ranges) batch->spans[span].data = batch->small.data() + start;
@@ -420,7 +474,7 @@ void spans_over(const IdArray& flat, const int64_t* offsets, int64_t n_offsets, 
   if (flat.unsigned64) {
     for (size_t i = 0; i < batch->spans.size(); ++i) check_unsigned64(batch->spans[i], static_cast<int64_t>(i));
   }
-  batch->keep_alive.push_back(flat.owner);
+  batch->keep_alive.hold(flat.owner);
 }
 
 void parse_ragged_pair(py::handle flat_obj, py::handle offsets_obj, Batch* batch) {

@@ -1,7 +1,7 @@
 // Pieces shared by the two BPE engines' lookup tables (bpe.cpp for tiktoken rank files,
 // hf_bpe.cpp for tokenizer.json merges): byte strings packed into a 64-bit key and hashed, an
-// array for multi-MiB tables on huge pages, and a prefetch the compiler keeps. Internal to the
-// core library (not installed).
+// array for multi-MiB tables on huge pages, and a prefetch the compiler keeps (also used by the
+// packing bindings). Internal to the project (not installed).
 #pragma once
 #include <algorithm>
 #include <cstddef>

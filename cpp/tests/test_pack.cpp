@@ -254,6 +254,89 @@ void test_parallel_fill_matches_serial() {
   assert(results[0] == results[1]);
 }
 
+// The copy loop steps dst to a 32-byte boundary one id at a time, then runs its vector loop, then
+// a tail; rows start at any offset. Every offset and length must give the same arrays, and a bad
+// id must be caught in each of the three parts, and in the parts truncation drops.
+template <typename In, typename Out>
+void check_copy_at_every_offset() {
+  constexpr IdWidth in_width = sizeof(In) == 4 ? IdWidth::k32 : IdWidth::k64;
+  const std::string out_name = sizeof(Out) == 4 ? "int32" : "int64";
+  for (int64_t shift = 0; shift <= 8; ++shift) {
+    for (int64_t n = 0; n <= 70; ++n) {
+      std::vector<In> lead(static_cast<size_t>(shift), 1), ids(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) ids[j] = static_cast<In>(1000 + 7 * j);
+      const IdSpan spans[2] = {{lead.data(), shift, in_width}, {ids.data(), n, in_width}};
+      for (int64_t max_length : {int64_t{0}, n / 2 + 1}) {
+        for (Side side : {Side::kRight, Side::kLeft}) {
+          VarlenOptions opt;
+          opt.max_length = max_length;
+          opt.truncation_side = side;
+          int64_t total = 0, longest = 0;
+          assert(varlen_sizes(spans, 2, opt, &total, &longest).ok());
+          const int64_t k = total - std::min(shift, max_length > 0 ? max_length : shift);
+          const int64_t lo = side == Side::kLeft ? n - k : 0;
+          std::vector<Out> out_ids(static_cast<size_t>(total)), out_pos(static_cast<size_t>(total));
+          std::vector<int32_t> cu(3);
+          assert(fill_varlen<Out>(spans, 2, opt, out_ids.data(), cu.data(), out_pos.data()).ok());
+          assert(cu[2] == total && cu[2] - cu[1] == k);
+          for (int64_t j = 0; j < k; ++j) {
+            assert(out_ids[cu[1] + j] == static_cast<Out>(ids[lo + j]));
+            assert(out_pos[cu[1] + j] == static_cast<Out>(j));
+          }
+          for (int64_t bad = 0; bad < n; ++bad) {  // kept or dropped, head, body or tail
+            const In saved = ids[bad];
+            ids[bad] = -1;
+            Status s = fill_varlen<Out>(spans, 2, opt, out_ids.data(), cu.data(), out_pos.data());
+            assert(!s.ok() && s.message() == "sequence 1, position " + std::to_string(bad) +
+                                                 ": id -1 is negative (token ids must be >= 0)");
+            if (sizeof(In) > sizeof(Out)) {
+              ids[bad] = static_cast<In>(int64_t{1} << 31);
+              s = fill_varlen<Out>(spans, 2, opt, out_ids.data(), cu.data(), out_pos.data());
+              assert(!s.ok() && s.message() == "sequence 1, position " + std::to_string(bad) + ": id 2147483648 " +
+                                                   "does not fit in " + out_name);
+            }
+            ids[bad] = saved;
+          }
+        }
+      }
+      // The same row at the same offsets in the other layouts, which share the copy loop: padded on
+      // the left (the row starts `shift` columns in) and a bin behind a longer sequence.
+      PaddedOptions padded;
+      padded.pad_side = Side::kLeft;
+      padded.min_width = n + shift;
+      int64_t width = 0;
+      assert(padded_width(&spans[1], 1, padded, &width).ok() && width == n + shift);
+      std::vector<Out> p_ids(static_cast<size_t>(width)), p_mask(p_ids.size()), p_pos(p_ids.size());
+      assert(fill_padded<Out>(&spans[1], 1, padded, width, p_ids.data(), p_mask.data(), p_pos.data()).ok());
+      for (int64_t j = 0; j < n; ++j) {
+        assert(p_ids[shift + j] == static_cast<Out>(ids[j]) && p_pos[shift + j] == static_cast<Out>(j));
+      }
+      const int64_t start = n + shift + 1;  // the longer sequence goes first
+      std::vector<In> longer(static_cast<size_t>(start), 2);
+      const IdSpan bin_spans[2] = {{ids.data(), n, in_width}, {longer.data(), start, in_width}};
+      BinPlan plan;
+      const int64_t max_tokens = start + n;
+      assert(plan_bins(bin_spans, 2, max_tokens, false, &plan).ok() && plan.rows == 1 && plan.start_of[0] == start);
+      std::vector<Out> b_ids(static_cast<size_t>(max_tokens)), b_seg(b_ids.size()), b_pos(b_ids.size());
+      std::vector<int32_t> b_cu(3);
+      std::vector<int64_t> b_off(2), placement(4);
+      assert(fill_bins<Out>(bin_spans, 2, plan, max_tokens, 0, b_ids.data(), b_seg.data(), b_pos.data(), b_cu.data(),
+                            b_off.data(), placement.data())
+                 .ok());
+      for (int64_t j = 0; j < n; ++j) {
+        assert(b_ids[start + j] == static_cast<Out>(ids[j]) && b_pos[start + j] == static_cast<Out>(j));
+      }
+    }
+  }
+}
+
+void test_copy_at_every_offset() {
+  check_copy_at_every_offset<int32_t, int32_t>();
+  check_copy_at_every_offset<int32_t, int64_t>();
+  check_copy_at_every_offset<int64_t, int32_t>();
+  check_copy_at_every_offset<int64_t, int64_t>();
+}
+
 }  // namespace
 
 int main() {
@@ -262,6 +345,7 @@ int main() {
   test_padded_truncation();
   test_id_validation();
   test_varlen();
+  test_copy_at_every_offset();
   test_bins_exact_layout();
   test_bins_match_naive_ffd();
   test_parallel_fill_matches_serial();

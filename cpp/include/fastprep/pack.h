@@ -104,9 +104,9 @@ Status fill_bins(const IdSpan* seqs, int64_t batch, const BinPlan& plan, int64_t
                  Out* input_ids, Out* segment_ids, Out* position_ids, int32_t* cu_seqlens, int64_t* cu_offsets,
                  int64_t* placement, size_t max_threads = 1);
 
-// The copy loop every layout runs, chosen once at load: "avx2" where the CPU has it, else
-// "portable" (SSE2 on x86-64); FASTPREP_PACK_KERNEL=portable forces the latter. Results are
-// identical either way.
+// Which build of the layouts' row loops (their copies and fills) runs, chosen once at load: "avx2"
+// where the CPU has it, else "portable" (SSE2 on x86-64); FASTPREP_PACK_KERNEL=portable forces the
+// latter. Results are identical either way.
 const char* kernel_name();
 
 // Largest id an output type can hold (validation bound shared with the bindings' messages).

@@ -532,7 +532,12 @@ struct SegmentEncoder {
     uint32_t next = 256;
     int first_index = run_index;
     for (int64_t p = run_pos; p < end;) {
-      if (text[p] < 0x80) break;  // ASCII is a starter
+      if (text[p] < 0x80) {  // ASCII is a starter, unless clean_text drops it before NFD
+        if (ascii_action(t, text[p]) != kAsciiDrop) break;
+        ++p;
+        first_index = 0;
+        continue;
+      }
       uint32_t cp = 0;
       const int len = decode_utf8(text + p, text + end, &cp);
       if (len == 0) break;
@@ -639,8 +644,8 @@ struct SegmentEncoder {
     for (int64_t p = begin; p < end;) {
       const uint8_t b = text[p];
       if (b < 0x80) {
-        flush_run();
         const int a = ascii_action(t, b);
+        if (a != kAsciiDrop) flush_run();  // a character clean_text drops never reaches NFD
         if (a == kAsciiSpace) {
           flush_word();
         } else if (a == kAsciiPunct) {

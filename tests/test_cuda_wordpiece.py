@@ -270,6 +270,7 @@ def test_canonical_reordering_of_kept_marks(cp, strip_accents):
         "q" + d16d + d165,                          # two kept marks, out of order
         "q" + d16d + "\u0301" + d165 + "\u0327",     # stripped marks in between
         "q" + d16d + "\u200b" + d165,                # a dropped control inside the run
+        "q" + d16d + "\x1f" + d165 + "\x00" + d16e,    # dropped ASCII controls inside the run
         "q" + d16d + d16e + d165,                   # three, two classes, stable among equals
         "q" + d16d + d165 + "q" + d16d + d166 + " " + d16d + d165,
         "Q" + d16d + d165 + "\u00e9" + d16d + d165 + "!" + d16d + d165,

@@ -543,8 +543,10 @@ class BertPass {
     while (p < stop) {
       uint8_t b = *p;
       if (b < 0x80) {
-        if (strip && !s_.run.empty()) FlushRun();
         uint16_t a = enc_.ascii_action_[b];
+        // A character clean_text drops never reaches NFD, so it does not end a run of marks
+        // (HF reorders the marks on both sides of it together).
+        if (strip && a != kAsciiDrop && !s_.run.empty()) FlushRun();
         if (a < 0x80) {
           s_.word.push_back(static_cast<char>(a));
           if (kOffsets) s_.word_align.push_back(ci);

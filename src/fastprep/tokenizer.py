@@ -409,14 +409,6 @@ class Tokenizer:
             text = _decode_input(text, errors)
         if self._hf is not None:
             engine = self._hf.split_specials() if split_special_tokens else self._hf
-            plain = engine._plain  # HfEngine.encode's native one-str path, without its frame
-            if plain is not None and pair is None and text.__class__ is str:
-                ids = plain[0](text)
-                if ids is None:
-                    ids = plain[1](text)
-                if add_special_tokens and (plain[2] or plain[3]):
-                    return plain[2] + ids + plain[3]
-                return ids
             return engine.encode(text, pair, add_special_tokens)
         if split_special_tokens:
             allowed_special, disallowed_special = _NO_SPECIALS, ()

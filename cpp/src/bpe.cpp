@@ -15,6 +15,7 @@
 
 #include "fastprep/thread_pool.h"
 #include "byte_tables.h"
+#include "char3.h"
 
 namespace fastprep {
 
@@ -82,56 +83,9 @@ struct BpeRanks::Impl {
   // without hashing, from a 256 KiB table that stays in L2.
   HugeArray<uint32_t> byte_pair_rank;
 
-  // Three-byte UTF-8 characters (lead E0-EF + two continuation bytes; kana, kanji, most CJK)
-  // pre-merged: a character's own merges (e.g. two bytes, then the whole character) are most of
-  // the work in CJK text, and they can run first, each character alone, without changing the
-  // result when every token that reaches across the character's edge (a token holding a proper
-  // prefix or suffix of it plus other bytes, or all of it plus other bytes) ranks above every
-  // merge made inside it: until the character is finished its next own merge outranks any
-  // merge reaching into it, and once finished its parts are what merging alone gave. Checked
-  // per character at load (BuildCharTable); a character that fails keeps its raw bytes.
-  // Holds only for pieces made of whole UTF-8 units (checked while building the parts).
-  // parts: the isolated result's ids, id0 | id1 << 21 | id2 << 42 with kIdMask for an absent
-  // part; kIdMask in id0 = not pre-mergeable. Indexed by Char3Index.
-  // guard: non-zero for characters whose edges are safe only in some contexts: p0 (first merge
-  // rank) | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2 bytes, right 1
-  // byte; 1 = the neighbour's token must rank above p0, 2 = above imax), checked against the
-  // neighbour-keyed minima below (Char3Safe).
-  // Both in one 16-byte entry: a character costs one cache line (the table is 1 MiB and CJK
-  // text touches it all over).
-  struct Char3Entry {
-    uint64_t parts;
-    uint64_t guard;
-  };
-  bool char3_ready = false;
-  HugeArray<Char3Entry> char3;
-  HugeArray<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
-  HugeArray<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
-  HugeArray<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
-  // c = the character's bytes at p[i..i+3) of a piece p[0..n).
-  bool Char3Safe(uint64_t guard, const uint8_t* p, uint32_t i, uint32_t n) const {
-    const uint32_t p0 = static_cast<uint32_t>(guard & kIdMask);
-    const uint32_t imax = static_cast<uint32_t>((guard >> kIdBits) & kIdMask);
-    const uint32_t sel = static_cast<uint32_t>(guard >> (2 * kIdBits));
-    auto beats = [&](uint32_t rank, uint32_t s) { return rank > (s == 1 ? p0 : imax); };
-    if (i > 0) {
-      const uint32_t prev = p[i - 1];
-      if ((sel & 3) && !beats(prefix1_ctx[(prev << 4) | (p[i] & 0x0Fu)], sel & 3)) return false;
-      if ((sel & 12) &&
-          !beats(prefix2_ctx[(prev << 10) | (uint32_t{p[i] & 0x0Fu} << 6) | (p[i + 1] & 0x3Fu)],
-                 (sel >> 2) & 3)) {
-        return false;
-      }
-    }
-    if (i + 3 < n && (sel & 48) &&
-        !beats(suffix1_ctx[(uint32_t{p[i + 2] & 0x3Fu} << 8) | p[i + 3]], (sel >> 4) & 3)) {
-      return false;
-    }
-    return true;
-  }
-  static size_t Char3Index(const uint8_t* c) {
-    return (size_t{c[0] & 0x0Fu} << 12) | (size_t{c[1] & 0x3Fu} << 6) | (c[2] & 0x3Fu);
-  }
+  // Three-byte UTF-8 characters pre-merged, keyed by token rank (see char3.h). Built from the
+  // ranks at load (BuildCharTable).
+  char3::Table char3;
   void BuildCharTable();
 
   static constexpr uint64_t kEmptyPair = ~uint64_t{0};
@@ -328,7 +282,6 @@ constexpr size_t kMinLanes = 8;  // key array padded to a multiple of this with 
 // is not whole UTF-8 units (then the byte path applies).
 inline uint32_t premerged_parts(const BpeRanks::Impl& R, const uint8_t* p, uint32_t n,
                                 uint32_t* part, uint32_t* key) {
-  using Impl = BpeRanks::Impl;
   // tag[k]: the byte of a raw one-byte part (for the two-byte table), kTagSame for a character
   // part followed by another part of the same character (a finished character: no pair there),
   // kTagChar for other character parts.
@@ -339,20 +292,19 @@ inline uint32_t premerged_parts(const BpeRanks::Impl& R, const uint8_t* p, uint3
     const uint8_t b = p[i];
     if ((b & 0xF0) == 0xE0) {  // the common case here: a three-byte character
       if (n - i < 3 || ((p[i + 1] & 0xC0) ^ 0x80) | ((p[i + 2] & 0xC0) ^ 0x80)) return 0;
-      const size_t c = Impl::Char3Index(p + i);
-      const uint64_t e = R.char3[c].parts;
-      const uint64_t guard = R.char3[c].guard;
-      if ((e & Impl::kIdMask) != Impl::kIdMask && (guard == 0 || R.Char3Safe(guard, p, i, n))) {
-        const uint32_t id1 = static_cast<uint32_t>((e >> Impl::kIdBits) & Impl::kIdMask);
-        part[m] = static_cast<uint32_t>(e & Impl::kIdMask);
-        if (id1 == Impl::kIdMask) {
+      const char3::Entry& entry = R.char3.entry(p + i);
+      const uint64_t e = entry.parts;
+      if (char3::part(e, 0) != char3::kIdMask && (entry.guard == 0 || R.char3.safe(entry.guard, p, i, n))) {
+        const uint32_t id1 = char3::part(e, 1);
+        part[m] = char3::part(e, 0);
+        if (id1 == char3::kIdMask) {
           tag[m++] = kTagChar;
         } else {
           tag[m++] = kTagSame;
-          const uint32_t id2 = static_cast<uint32_t>(e >> (2 * Impl::kIdBits));
+          const uint32_t id2 = char3::part(e, 2);
           part[m] = id1;
-          tag[m++] = id2 != Impl::kIdMask ? kTagSame : kTagChar;
-          if (id2 != Impl::kIdMask) {
+          tag[m++] = id2 != char3::kIdMask ? kTagSame : kTagChar;
+          if (id2 != char3::kIdMask) {
             part[m] = id2;
             tag[m++] = kTagChar;
           }
@@ -398,7 +350,7 @@ size_t merge_small_ids(const BpeRanks::Impl& R, const uint8_t* p, size_t len, ui
   uint32_t key[kSmallPieceIds + kMinLanes];
   uint32_t part[kSmallPieceIds + 1];  // part[n]: a harmless id for the lookup past the end
   uint16_t next[kSmallPieceIds], prev[kSmallPieceIds];
-  uint32_t n = R.char3_ready ? premerged_parts(R, p, static_cast<uint32_t>(len), part, key) : 0;
+  uint32_t n = R.char3.ready() ? premerged_parts(R, p, static_cast<uint32_t>(len), part, key) : 0;
   if (n == 0) {  // byte path: one part per byte
     const uint32_t* bpr = R.byte_pair_rank.data();
     n = static_cast<uint32_t>(len);
@@ -581,7 +533,7 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
   node[n].next = n;
   node[n].pair_rank = kNoRank;
   node[n - 1].pair_rank = kNoRank;
-  if (kById && any_lead3 && char3_ready && whole_utf8_units(p, n)) {
+  if (kById && any_lead3 && char3.ready() && whole_utf8_units(p, n)) {
     // Three-byte characters start as their own merge's result (see char3), as in
     // merge_small_ids; interior bytes of a part are dead nodes, never linked or queued.
     for (uint32_t i = 0; i < n;) {
@@ -590,13 +542,11 @@ size_t BpeRanks::Impl::MergeLong(const uint8_t* p, size_t len, uint32_t* out) co
         i += b < 0x80 ? 1 : b >= 0xF0 ? 4 : 2;
         continue;
       }
-      const size_t c = Char3Index(p + i);
-      const uint64_t e = char3[c].parts;
-      const uint64_t guard = char3[c].guard;
-      const uint32_t id0 = static_cast<uint32_t>(e & kIdMask);
-      const uint32_t id1 = static_cast<uint32_t>((e >> kIdBits) & kIdMask);
-      const uint32_t id2 = static_cast<uint32_t>(e >> (2 * kIdBits));
-      if (id0 != kIdMask && id2 == kIdMask && (guard == 0 || Char3Safe(guard, p, i, n))) {
+      const char3::Entry& entry = char3.entry(p + i);
+      const uint32_t id0 = char3::part(entry.parts, 0);
+      const uint32_t id1 = char3::part(entry.parts, 1);
+      const uint32_t id2 = char3::part(entry.parts, 2);
+      if (id0 != kIdMask && id2 == kIdMask && (entry.guard == 0 || char3.safe(entry.guard, p, i, n))) {
         const uint32_t len0 = id1 == kIdMask ? 3 : tokens[id0].len;
         node[i].part_rank = id0;
         node[i].next = i + len0;
@@ -982,127 +932,32 @@ void BpeRanks::Impl::BuildPairTable() {
 }
 
 void BpeRanks::Impl::BuildCharTable() {
-  char3_ready = false;
-  // Lowest rank of a token that can reach across an edge of a three-byte character c, by the
-  // part of c it holds and the byte on the other side of the edge (tokens never cross pieces,
-  // and a piece of whole UTF-8 units starts a unit right after c):
-  //   suffix1_ctx[last byte of c, next byte], suffix2 (any next byte): tokens that start with
-  //     c's last 1/2 bytes (exactly that many continuation bytes) and go on;
-  //   prefix1_ctx[previous byte, c's lead], prefix2_ctx[previous byte, c's first 2 bytes]:
-  //     tokens that end with c's first 1/2 bytes after other bytes;
-  //   whole: tokens longer than 3 bytes holding all of c.
-  std::vector<uint32_t> suffix1(64 * 256, kNoRank), suffix2(64 * 64, kNoRank);
-  std::vector<uint32_t> whole(size_t{1} << 16, kNoRank);
-  prefix1_ctx.assign(256 * 16, kNoRank);
-  prefix2_ctx.assign(256 * 16 * 64, kNoRank);
-  auto is_cont = [](uint8_t b) { return (b & 0xC0) == 0x80; };
-  auto is_lead3 = [](uint8_t b) { return (b & 0xF0) == 0xE0; };
-  auto lower = [](uint32_t* slot, uint32_t r) { *slot = std::min(*slot, r); };
-  for (uint32_t r = 0; r < tokens.size(); ++r) {
-    const TokenRef& t = tokens[r];
-    if (t.len < 2) continue;
-    const uint8_t* b = arena.data() + t.offset;
-    const uint32_t len = t.len;
-    uint32_t k = 0;
-    while (k < len && is_cont(b[k])) ++k;
-    if (k == 1 && len > 1) lower(&suffix1[(uint32_t{b[0] & 0x3Fu} << 8) | b[1]], r);
-    if (k == 2 && len > 2) lower(&suffix2[(uint32_t{b[0] & 0x3Fu} << 6) | (b[1] & 0x3Fu)], r);
-    uint32_t last = len;  // one past the last byte that is not a continuation byte
-    while (last > 0 && is_cont(b[last - 1])) --last;
-    if (last >= 2 && is_lead3(b[last - 1]) && len - (last - 1) <= 2) {
-      const uint8_t* q = b + last - 1;
-      const uint32_t prev = q[-1];
-      if (len - (last - 1) == 1) {
-        lower(&prefix1_ctx[(prev << 4) | (q[0] & 0x0Fu)], r);
-      } else {
-        lower(&prefix2_ctx[(prev << 10) | (uint32_t{q[0] & 0x0Fu} << 6) | (q[1] & 0x3Fu)], r);
-      }
-    }
-    if (len > 3) {
-      for (uint32_t i = 0; i + 3 <= len; ++i) {
-        if (is_lead3(b[i]) && is_cont(b[i + 1]) && is_cont(b[i + 2])) {
-          lower(&whole[Char3Index(b + i)], r);
+  char3.build(
+      [&](auto add) {  // every token of two bytes or more, keyed by its rank
+        for (uint32_t r = 0; r < tokens.size(); ++r) {
+          if (tokens[r].len >= 2) add(arena.data() + tokens[r].offset, tokens[r].len, r);
         }
-      }
-    }
-  }
-  // The same, over every neighbouring byte: a character that passes these needs no check at
-  // encode time.
-  std::vector<uint32_t> suffix1_any(64, kNoRank), prefix1_any(16, kNoRank),
-      prefix2_any(16 * 64, kNoRank);
-  for (uint32_t i = 0; i < suffix1.size(); ++i) lower(&suffix1_any[i >> 8], suffix1[i]);
-  for (uint32_t i = 0; i < prefix1_ctx.size(); ++i) lower(&prefix1_any[i & 15], prefix1_ctx[i]);
-  for (uint32_t i = 0; i < prefix2_ctx.size(); ++i) lower(&prefix2_any[i & 1023], prefix2_ctx[i]);
-  suffix1_ctx.assign(suffix1.size(), kNoRank);
-  std::copy(suffix1.begin(), suffix1.end(), suffix1_ctx.data());
-
-  char3.assign(size_t{1} << 16, Char3Entry{kIdMask, 0});
-  for (uint32_t c = 0; c < (1u << 16); ++c) {
-    const uint8_t ch[3] = {static_cast<uint8_t>(0xE0 | (c >> 12)),
-                           static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)),
-                           static_cast<uint8_t>(0x80 | (c & 0x3F))};
-    // tiktoken's merge of c alone: states s0 = three bytes, s1 = two parts, s2 = one token.
-    // An edge part that is a proper part of c may not join a neighbour while c is unfinished,
-    // so tokens reaching from it must rank above the merge pending in every state where it is
-    // an edge (strictly: a tie goes to the leftmost, which may be the neighbour); after c is
-    // finished its edges must rank above every merge made inside it (imax), so that merging
-    // from the finished parts sees no candidate the full run would not have taken in the
-    // same order.
-    uint32_t ids[3] = {byte_rank[ch[0]], byte_rank[ch[1]], byte_rank[ch[2]]};
-    uint32_t n_ids = 3;
-    // Per edge kind (left 1 byte, left 2 bytes, right 1 byte, right 2 bytes): the highest
-    // pending rank it must beat, kNoRank if none.
-    enum { kL1, kL2, kR1, kR2 };
-    uint32_t need[4] = {kNoRank, kNoRank, kNoRank, kNoRank};
-    auto require = [&](int e, uint32_t r) { need[e] = need[e] == kNoRank ? r : std::max(need[e], r); };
-    const uint32_t r01 = byte_pair_rank[(uint32_t{ch[0]} << 8) | ch[1]];
-    const uint32_t r12 = byte_pair_rank[(uint32_t{ch[1]} << 8) | ch[2]];
-    uint32_t imax = kNoRank;
-    bool whole_token = false;
-    if (r01 != kNoRank || r12 != kNoRank) {
-      const uint32_t p0 = std::min(r01, r12);
-      require(kL1, p0);
-      require(kR1, p0);
-      const bool left_pair = r01 < r12;
-      if (left_pair) {
-        ids[0] = r01, ids[1] = ids[2];
-      } else {
-        ids[1] = r12;
-      }
-      n_ids = 2;
-      imax = p0;
-      const uint32_t w = Find(ch, 3);
-      if (w != kNoRank) {
-        ids[0] = w, n_ids = 1, whole_token = true;
-        imax = std::max(p0, w);
-        require(left_pair ? kL2 : kL1, w);
-        require(left_pair ? kR1 : kR2, w);
-      } else {  // finished with two parts: their edges stay
-        require(left_pair ? kL2 : kL1, imax);
-        require(left_pair ? kR1 : kR2, imax);
-      }
-    }
-    if (imax != kNoRank) {
-      if (whole_token && whole[c] <= imax) continue;  // not pre-mergeable: raw bytes
-      if (need[kR2] != kNoRank && suffix2[c & 0xFFF] <= need[kR2]) continue;
-      // Guard for the encode-time check: p0 and imax, and per context edge which of them
-      // (1: p0, 2: imax) its neighbour-dependent token must beat; 0 = already safe.
-      const uint32_t p0 = std::min(r01, r12);
-      auto sel = [&](int e, uint32_t any) -> uint64_t {
-        if (need[e] == kNoRank || any > need[e]) return 0;
-        return need[e] == p0 ? 1 : 2;
-      };
-      const uint64_t s = sel(kL1, prefix1_any[c >> 12]) | (sel(kL2, prefix2_any[c >> 6]) << 2) |
-                         (sel(kR1, suffix1_any[c & 0x3F]) << 4);
-      if (s != 0) {
-        char3[c].guard = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (s << (2 * kIdBits));
-      }
-    }
-    uint64_t e = 0;
-    for (uint32_t i = 0; i < 3; ++i) e |= uint64_t{i < n_ids ? ids[i] : kIdMask} << (kIdBits * i);
-    char3[c].parts = e;
-  }
-  char3_ready = true;
+      },
+      [&](const uint8_t* ch) {
+        // tiktoken's merge of the character alone: the lower-ranked byte pair, then the whole
+        // character if it is a token (its rank is that merge's key).
+        char3::Alone a;
+        a.ids[0] = byte_rank[ch[0]], a.ids[1] = byte_rank[ch[1]], a.ids[2] = byte_rank[ch[2]];
+        const uint32_t r01 = byte_pair_rank[(uint32_t{ch[0]} << 8) | ch[1]];
+        const uint32_t r12 = byte_pair_rank[(uint32_t{ch[1]} << 8) | ch[2]];
+        if (r01 == kNoRank && r12 == kNoRank) return a;
+        a.p0 = std::min(r01, r12);
+        a.left_pair = r01 < r12;
+        if (a.left_pair) {
+          a.ids[0] = r01, a.ids[1] = a.ids[2];
+        } else {
+          a.ids[1] = r12;
+        }
+        a.n_ids = 2;
+        const uint32_t w = Find(ch, 3);
+        if (w != kNoRank) a.r2 = w, a.ids[0] = w, a.n_ids = 1;
+        return a;
+      });
 }
 
 

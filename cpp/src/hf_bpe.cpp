@@ -19,6 +19,7 @@
 #include "fastprep/hf_bpe.h"
 
 #include "byte_tables.h"
+#include "char3.h"
 
 #include <algorithm>
 #include <array>
@@ -858,59 +859,9 @@ struct HfBpeEncoder::Impl {
   TokenTable whole;
   bool ignore_merges = false;
 
-  // Three-byte UTF-8 characters (kana, kanji, most CJK) pre-merged: a character's own merges
-  // (two bytes, then maybe the whole character) are most of the work in CJK text, and they may
-  // run first, each character alone, without changing the result when no merge that reaches
-  // across the character's edge can come before the character is finished: every token such a
-  // merge makes (holding a proper prefix or suffix of the character plus outside bytes, or all
-  // of it plus more) has a lowest merge index above the merge pending inside the character in
-  // every state where that edge exists, and above its last merge for the finished parts.
-  // Then merging from the finished parts takes the same merges in the same order (the argument
-  // of bpe.cpp's rank-based version, with merge indices for ranks; the same tables, kept apart
-  // so the encoders can change independently). Checked per character at load (build_char3);
-  // a character that fails keeps its raw bytes. Needs pieces of whole UTF-8 units (checked
-  // while building the parts).
-  // char3[c].parts: ids of the character's isolated result, id0 | id1 << 21 | id2 << 42, kIdMask
-  // for an absent part; kIdMask in id0 = not pre-mergeable. Indexed by char3_index.
-  // char3[c].guard: non-zero for characters whose edges are safe only in some contexts: p0
-  // (first merge index) | imax << 21 | selectors << 42 (2 bits per edge: left 1 byte, left 2
-  // bytes, right 1 byte; 1 = the neighbour-dependent token must come after p0, 2 = after imax),
-  // checked against the neighbour-keyed minima below (char3_safe). Both in one 16-byte entry: a
-  // character costs one cache line (the table is 1 MiB and CJK text touches it all over).
-  static constexpr int kIdBits = 21;
-  static constexpr uint64_t kIdMask = (uint64_t{1} << kIdBits) - 1;
-  struct Char3Entry {
-    uint64_t parts;
-    uint64_t guard;
-  };
-  HugeArray<Char3Entry> char3;
-  std::vector<uint32_t> prefix1_ctx;  // [prev byte << 4 | lead & 15]
-  std::vector<uint32_t> prefix2_ctx;  // [prev byte << 10 | (lead & 15) << 6 | byte1 & 63]
-  std::vector<uint32_t> suffix1_ctx;  // [(last byte & 63) << 8 | next byte]
-  bool char3_ready = false;
-  static size_t char3_index(const uint8_t* c) {
-    return (size_t{c[0] & 0x0Fu} << 12) | (size_t{c[1] & 0x3Fu} << 6) | (c[2] & 0x3Fu);
-  }
-  // The character at p[i, i + 3) of a piece p[0, n) may be pre-merged in its context.
-  bool char3_safe(uint64_t guard, const uint8_t* p, uint32_t i, uint32_t n) const {
-    const uint32_t p0 = static_cast<uint32_t>(guard & kIdMask);
-    const uint32_t imax = static_cast<uint32_t>((guard >> kIdBits) & kIdMask);
-    const uint32_t sel = static_cast<uint32_t>(guard >> (2 * kIdBits));
-    auto after = [&](uint32_t index, uint32_t s) { return index > (s == 1 ? p0 : imax); };
-    if (i > 0) {
-      const uint32_t prev = p[i - 1];
-      if ((sel & 3) && !after(prefix1_ctx[(prev << 4) | (p[i] & 0x0Fu)], sel & 3)) return false;
-      if ((sel & 12) &&
-          !after(prefix2_ctx[(prev << 10) | (uint32_t{p[i] & 0x0Fu} << 6) | (p[i + 1] & 0x3Fu)], (sel >> 2) & 3)) {
-        return false;
-      }
-    }
-    if (i + 3 < n && (sel & 48) &&
-        !after(suffix1_ctx[(uint32_t{p[i + 2] & 0x3Fu} << 8) | p[i + 3]], (sel >> 4) & 3)) {
-      return false;
-    }
-    return true;
-  }
+  // Three-byte UTF-8 characters pre-merged, keyed by merge index (see char3.h; the argument is
+  // bpe.cpp's, with merge indices for ranks).
+  char3::Table char3;
   // raw: (token bytes, id) of the vocabulary; min_merge: by id, the lowest merge index whose
   // result is that token (kNoRank if none). May throw std::bad_alloc.
   void build_char3(const std::vector<std::pair<std::string, uint32_t>>& raw, const std::vector<uint32_t>& min_merge);
@@ -972,7 +923,6 @@ constexpr uint32_t kLanes = 8;  // key array padded to a multiple of this with ~
 // applies).
 inline uint32_t premerged_parts(const HfBpeEncoder::Impl& im, const uint8_t* p, uint32_t n, uint32_t* part,
                                 uint8_t* start, uint32_t* key) {
-  using Impl = HfBpeEncoder::Impl;
   // tag[k]: the byte of a raw one-byte part (for the two-byte table), kTagSame for a character
   // part followed by another part of the same character (a finished character: no pair there),
   // kTagChar for other character parts.
@@ -983,22 +933,21 @@ inline uint32_t premerged_parts(const HfBpeEncoder::Impl& im, const uint8_t* p, 
     const uint8_t b = p[i];
     if ((b & 0xF0) == 0xE0) {
       if (n - i < 3 || (((p[i + 1] & 0xC0) ^ 0x80) | ((p[i + 2] & 0xC0) ^ 0x80))) return 0;
-      const size_t c = Impl::char3_index(p + i);
-      const uint64_t e = im.char3[c].parts;
-      const uint64_t guard = im.char3[c].guard;
-      if ((e & Impl::kIdMask) != Impl::kIdMask && (guard == 0 || im.char3_safe(guard, p, i, n))) {
-        const uint32_t id1 = static_cast<uint32_t>((e >> Impl::kIdBits) & Impl::kIdMask);
-        part[m] = static_cast<uint32_t>(e & Impl::kIdMask);
+      const char3::Entry& entry = im.char3.entry(p + i);
+      const uint64_t e = entry.parts;
+      if (char3::part(e, 0) != char3::kIdMask && (entry.guard == 0 || im.char3.safe(entry.guard, p, i, n))) {
+        const uint32_t id1 = char3::part(e, 1);
+        part[m] = char3::part(e, 0);
         start[m] = static_cast<uint8_t>(i);
-        if (id1 == Impl::kIdMask) {
+        if (id1 == char3::kIdMask) {
           tag[m++] = kTagChar;
         } else {
           tag[m++] = kTagSame;
-          const uint32_t id2 = static_cast<uint32_t>((e >> (2 * Impl::kIdBits)) & Impl::kIdMask);
+          const uint32_t id2 = char3::part(e, 2);
           part[m] = id1;
-          start[m] = static_cast<uint8_t>(i + (e >> 63 ? 2 : 1));  // bit 63: a two-byte first part
-          tag[m++] = id2 != Impl::kIdMask ? kTagSame : kTagChar;
-          if (id2 != Impl::kIdMask) {
+          start[m] = static_cast<uint8_t>(i + (char3::first_two(e) ? 2 : 1));
+          tag[m++] = id2 != char3::kIdMask ? kTagSame : kTagChar;
+          if (id2 != char3::kIdMask) {
             part[m] = id2;
             start[m] = static_cast<uint8_t>(i + 2);
             tag[m++] = kTagChar;
@@ -1056,7 +1005,7 @@ size_t merge_short(const HfBpeEncoder::Impl& im, const uint8_t* p, size_t len, u
   uint16_t next[kShortWord], prev[kShortWord];
   const uint32_t* result = im.merge_result.data();
   uint32_t n = 0;
-  if (im.char3_ready) {
+  if (im.char3.ready()) {
     bool lead3 = false;
     for (size_t i = 0; i < len; ++i) lead3 |= (p[i] & 0xF0) == 0xE0;
     if (lead3) n = premerged_parts(im, p, static_cast<uint32_t>(len), part, start, key);
@@ -1241,126 +1190,34 @@ size_t HfBpeEncoder::Impl::bpe_long(const uint8_t* p, size_t n, Scratch& sc, uin
 
 void HfBpeEncoder::Impl::build_char3(const std::vector<std::pair<std::string, uint32_t>>& raw,
                                      const std::vector<uint32_t>& min_merge) {
-  char3_ready = false;
-  // Lowest merge index making a token that can reach across an edge of a three-byte character
-  // c, by the part of c it holds and the byte on the other side of the edge (tokens never cross
-  // pieces, and in a piece of whole UTF-8 units a unit starts right after c):
-  //   suffix1[last byte of c, next byte], suffix2 (any next byte): tokens that start with c's
-  //     last 1/2 bytes (exactly that many continuation bytes) and go on;
-  //   prefix1_ctx[previous byte, c's lead], prefix2_ctx[previous byte, c's first 2 bytes]:
-  //     tokens that end with c's first 1/2 bytes after other bytes;
-  //   whole: tokens longer than 3 bytes holding all of c.
-  std::vector<uint32_t> suffix1(64 * 256, kNoRank), suffix2(64 * 64, kNoRank);
-  std::vector<uint32_t> whole_c(size_t{1} << 16, kNoRank);
-  prefix1_ctx.assign(256 * 16, kNoRank);
-  prefix2_ctx.assign(256 * 16 * 64, kNoRank);
-  auto is_cont = [](uint8_t b) { return (b & 0xC0) == 0x80; };
-  auto is_lead3 = [](uint8_t b) { return (b & 0xF0) == 0xE0; };
-  auto lower = [](uint32_t* slot, uint32_t r) { *slot = std::min(*slot, r); };
-  for (const auto& [bytes, id] : raw) {
-    const uint32_t r = id < min_merge.size() ? min_merge[id] : kNoRank;
-    if (r == kNoRank || bytes.size() < 2) continue;  // only merges make tokens
-    const auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
-    const uint32_t len = static_cast<uint32_t>(bytes.size());
-    uint32_t k = 0;
-    while (k < len && is_cont(b[k])) ++k;
-    if (k == 1) lower(&suffix1[(uint32_t{b[0] & 0x3Fu} << 8) | b[1]], r);
-    if (k == 2 && len > 2) lower(&suffix2[(uint32_t{b[0] & 0x3Fu} << 6) | (b[1] & 0x3Fu)], r);
-    uint32_t last = len;  // one past the last byte that is not a continuation byte
-    while (last > 0 && is_cont(b[last - 1])) --last;
-    if (last >= 2 && is_lead3(b[last - 1]) && len - (last - 1) <= 2) {
-      const uint8_t* q = b + last - 1;
-      const uint32_t prev = q[-1];
-      if (len - (last - 1) == 1) {
-        lower(&prefix1_ctx[(prev << 4) | (q[0] & 0x0Fu)], r);
-      } else {
-        lower(&prefix2_ctx[(prev << 10) | (uint32_t{q[0] & 0x0Fu} << 6) | (q[1] & 0x3Fu)], r);
-      }
-    }
-    if (len > 3) {
-      for (uint32_t i = 0; i + 3 <= len; ++i) {
-        if (is_lead3(b[i]) && is_cont(b[i + 1]) && is_cont(b[i + 2])) lower(&whole_c[char3_index(b + i)], r);
-      }
-    }
-  }
-  // The same over every neighbouring byte: a character that passes these needs no check at
-  // encode time.
-  std::vector<uint32_t> suffix1_any(64, kNoRank), prefix1_any(16, kNoRank), prefix2_any(16 * 64, kNoRank);
-  for (size_t i = 0; i < suffix1.size(); ++i) lower(&suffix1_any[i >> 8], suffix1[i]);
-  for (size_t i = 0; i < prefix1_ctx.size(); ++i) lower(&prefix1_any[i & 15], prefix1_ctx[i]);
-  for (size_t i = 0; i < prefix2_ctx.size(); ++i) lower(&prefix2_any[i & 1023], prefix2_ctx[i]);
-  suffix1_ctx = std::move(suffix1);
-
-  char3.assign(size_t{1} << 16, Char3Entry{kIdMask, 0});
-  for (uint32_t c = 0; c < (1u << 16); ++c) {
-    const uint8_t ch[3] = {static_cast<uint8_t>(0xE0 | (c >> 12)), static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)),
-                           static_cast<uint8_t>(0x80 | (c & 0x3F))};
-    // HF's merge of c alone: states s0 = three bytes (pending p0, the lower of its two byte
-    // pairs), s1 = two parts (pending r2, the pair of the merged part and the remaining byte, if
-    // listed), finished. An edge part that is a proper part of c may not join a neighbour while
-    // c is unfinished, so tokens reaching from it must come after the merge pending in every
-    // state where it is an edge; the finished parts' edges must come after every merge made
-    // inside c (imax), so that merging from them sees no candidate the full run would not have
-    // taken in the same order.
-    uint32_t ids[3] = {byte_id[ch[0]], byte_id[ch[1]], byte_id[ch[2]]};
-    uint32_t n_ids = 3;
-    bool first_two = false;  // two parts, the first of two bytes
-    enum { kL1, kL2, kR1, kR2 };
-    uint32_t need[4] = {kNoRank, kNoRank, kNoRank, kNoRank};
-    auto require = [&](int e, uint32_t r) { need[e] = need[e] == kNoRank ? r : std::max(need[e], r); };
-    const uint32_t r01 = byte_pair_rank[(uint32_t{ch[0]} << 8) | ch[1]];
-    const uint32_t r12 = byte_pair_rank[(uint32_t{ch[1]} << 8) | ch[2]];
-    uint32_t imax = kNoRank;
-    bool whole_token = false;
-    const uint32_t p0 = std::min(r01, r12);
-    if (p0 != kNoRank) {
-      require(kL1, p0);
-      require(kR1, p0);
-      const bool left_pair = r01 < r12;
-      uint32_t r2;
-      if (left_pair) {
-        ids[0] = merge_result[r01];
-        ids[1] = ids[2];
-        first_two = true;
-        r2 = pairs.rank(ids[0], ids[1]);
-      } else {
-        ids[1] = merge_result[r12];
-        r2 = pairs.rank(ids[0], ids[1]);
-      }
-      n_ids = 2;
-      imax = p0;
-      if (r2 != kNoRank) {  // s1 edges must beat r2; then c is one token
-        require(left_pair ? kL2 : kL1, r2);
-        require(left_pair ? kR1 : kR2, r2);
-        ids[0] = merge_result[r2];
-        n_ids = 1;
-        first_two = false;
-        whole_token = true;
-        imax = std::max(p0, r2);
-      } else {  // finished with two parts: their edges stay
-        require(left_pair ? kL2 : kL1, imax);
-        require(left_pair ? kR1 : kR2, imax);
-      }
-    }
-    if (imax != kNoRank) {
-      if (whole_token && whole_c[c] <= imax) continue;  // not pre-mergeable: raw bytes
-      if (need[kR2] != kNoRank && suffix2[c & 0xFFF] <= need[kR2]) continue;
-      // Guard for the encode-time check: p0 and imax, and per context edge which of them
-      // (1: p0, 2: imax, the stricter one for any other pending merge) its
-      // neighbour-dependent token must come after; 0 = already safe.
-      auto sel = [&](int e, uint32_t any) -> uint64_t {
-        if (need[e] == kNoRank || any > need[e]) return 0;
-        return need[e] == p0 ? 1 : 2;
-      };
-      const uint64_t g = sel(kL1, prefix1_any[c >> 12]) | (sel(kL2, prefix2_any[c >> 6]) << 2) |
-                         (sel(kR1, suffix1_any[c & 0x3F]) << 4);
-      if (g != 0) char3[c].guard = uint64_t{p0} | (uint64_t{imax} << kIdBits) | (g << (2 * kIdBits));
-    }
-    uint64_t e = first_two ? uint64_t{1} << 63 : 0;
-    for (uint32_t i = 0; i < 3; ++i) e |= uint64_t{i < n_ids ? ids[i] : kIdMask} << (kIdBits * i);
-    char3[c].parts = e;
-  }
-  char3_ready = true;
+  char3.build(
+      [&](auto add) {  // every token a merge makes, keyed by the lowest merge index making it
+        for (const auto& [bytes, id] : raw) {
+          const uint32_t r = id < min_merge.size() ? min_merge[id] : kNoRank;
+          if (r == kNoRank || bytes.size() < 2) continue;
+          add(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<uint32_t>(bytes.size()), r);
+        }
+      },
+      [&](const uint8_t* ch) {
+        // HF's merge of the character alone: the byte pair with the lower merge index, then the
+        // merge (if listed) of the merged part with the remaining byte.
+        char3::Alone a;
+        a.ids[0] = byte_id[ch[0]], a.ids[1] = byte_id[ch[1]], a.ids[2] = byte_id[ch[2]];
+        const uint32_t r01 = byte_pair_rank[(uint32_t{ch[0]} << 8) | ch[1]];
+        const uint32_t r12 = byte_pair_rank[(uint32_t{ch[1]} << 8) | ch[2]];
+        a.p0 = std::min(r01, r12);
+        if (a.p0 == kNoRank) return a;
+        a.left_pair = r01 < r12;
+        if (a.left_pair) {
+          a.ids[0] = merge_result[r01], a.ids[1] = a.ids[2];
+        } else {
+          a.ids[1] = merge_result[r12];
+        }
+        a.n_ids = 2;
+        const uint32_t r2 = pairs.rank(a.ids[0], a.ids[1]);
+        if (r2 != kNoRank) a.r2 = r2, a.ids[0] = merge_result[r2], a.n_ids = 1;
+        return a;
+      });
 }
 
 HfBpeEncoder::HfBpeEncoder() : impl_(new Impl) {}

@@ -107,12 +107,6 @@ bool byte_level_decode(const std::string& token, std::string* bytes) {
   return true;
 }
 
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
 using byte_tables::HugeArray;
 using byte_tables::load_prefix;
 using byte_tables::hash_prefixed;
@@ -680,11 +674,6 @@ size_t split_deepseek_v3_into(const uint8_t* s, size_t n, uint32_t* const first)
 
 }  // namespace
 
-void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
-  const size_t base = ends->size();
-  ends->resize(base + n);
-  ends->resize(base + split_deepseek_v3_into(s, n, ends->data() + base));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Single Split regexes with a hand-written lexer (see hf_split_pattern_lexer in the header).
@@ -775,6 +764,10 @@ void split_hf_pieces(HfPreTokenizer kind, const uint8_t* s, size_t n, std::vecto
   const size_t base = ends->size();
   ends->resize(base + n);
   ends->resize(base + split_hf_pieces_into(kind, s, n, ends->data() + base));
+}
+
+void split_deepseek_v3(const uint8_t* s, size_t n, std::vector<uint32_t>* ends) {
+  split_hf_pieces(HfPreTokenizer::kDeepseekV3, s, n, ends);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1380,7 +1373,7 @@ struct CharCursor {
   // Number of characters that start before byte b.
   size_t before(size_t b) {
     for (; byte + 8 <= b; byte += 8) {  // 8 bytes at a time: count the continuation bytes
-      const uint64_t v = load_u64(s + byte);
+      const uint64_t v = byte_tables::load_le64(s + byte);  // any byte order counts the same
       const uint64_t cont = (v & ~(v << 1) & 0x8080808080808080ULL) >> 7;
       chars += 8 - static_cast<size_t>((cont * 0x0101010101010101ULL) >> 56);
     }
